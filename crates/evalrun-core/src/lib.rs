@@ -1,0 +1,12 @@
+//! Domain types shared by every evalrun crate: examples, labels, per-example results, metric
+//! accumulators and the GLUE averages.
+//!
+//! This crate is pure: no file, network or model access. Everything here is plain data and
+//! arithmetic so that it can be unit- and property-tested in isolation.
+
+pub mod average;
+pub mod example;
+pub mod metrics;
+
+pub use example::{Example, Gold, Prediction};
+pub use metrics::{ConfusionMatrix, Metric, PairedScores};
