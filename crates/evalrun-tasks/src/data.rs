@@ -210,8 +210,8 @@ mod tests {
         let err = parse_tsv(Path::new("d.tsv"), b"h\n2\ta\tb\tc\td\n", &split, &labels).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("unknown label `2`") && err.contains("`0`, `1`"), "{err}");
         let split = SplitSpec { label: Some(2), text_a: 0, text_b: None, ..split };
-        let err = parse_tsv(Path::new("s.tsv"), b"a\tb\tfive\n", &split, &LabelSpec::Regression {}).unwrap_err().to_string();
-        assert!(err.contains("line 1") && err.contains("`five`"), "{err}");
+        let err = parse_tsv(Path::new("s.tsv"), b"h\na\tb\tfive\n", &split, &LabelSpec::Regression {}).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("`five`"), "{err}");
     }
 
     #[test]
