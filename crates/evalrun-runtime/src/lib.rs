@@ -1,1 +1,19 @@
-//! placeholder
+//! The runtime: the only evalrun crate that imports `ort` and `tokenizers`.
+//!
+//! It finds the ONNX Runtime library, opens Optimum-layout model directories, checks the
+//! graph's inputs and outputs at load time, tokenizes, plans length-sorted batches with
+//! dynamic padding, runs them, and hands back per-example outputs in input order. It knows
+//! nothing about tasks or metrics: callers give it texts and get logits or embeddings.
+
+pub mod batch;
+pub mod encode;
+pub mod error;
+pub mod library;
+pub mod model;
+pub mod session;
+
+pub use encode::{Encoded, TextEncoder};
+pub use error::RuntimeError;
+pub use library::find_library;
+pub use model::{ModelConfig, ModelFiles, Pooling};
+pub use session::{Device, Head, Model, Runtime, RuntimeOptions};

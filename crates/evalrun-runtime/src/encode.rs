@@ -1,0 +1,83 @@
+//! Tokenization with the HF `tokenizers` library, configured like `transformers` calls it for
+//! evaluation: special tokens added, truncation `longest_first` to the maximum length, and no
+//! padding (batches are padded later, per batch). A `tokenizer.json` that pins fixed padding
+//! (MiniLM's pins 128) has it switched off, so padding stays dynamic.
+
+use std::path::Path;
+
+use tokenizers::{EncodeInput, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use crate::error::RuntimeError;
+
+/// One tokenized example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub ids: Vec<u32>,
+    pub type_ids: Vec<u32>,
+}
+
+impl Encoded {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+pub struct TextEncoder {
+    tokenizer: Tokenizer,
+    pad_id: u32,
+    max_length: usize,
+}
+
+impl TextEncoder {
+    pub fn load(path: &Path, max_length: usize, fallback_pad_id: Option<u32>) -> Result<Self, RuntimeError> {
+        let fail = |message: String| RuntimeError::Tokenizer { path: path.to_path_buf(), message };
+        let mut tokenizer = Tokenizer::from_file(path).map_err(|e| fail(e.to_string()))?;
+        let pad_id = tokenizer
+            .get_padding()
+            .map(|p| p.pad_id)
+            .or_else(|| ["[PAD]", "<pad>"].iter().find_map(|t| tokenizer.token_to_id(t)))
+            .or(fallback_pad_id)
+            .unwrap_or(0);
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Self { tokenizer, pad_id, max_length })
+    }
+
+    pub fn pad_id(&self) -> u32 {
+        self.pad_id
+    }
+
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// Tokenizes single texts or pairs, in parallel, keeping input order.
+    pub fn encode(&self, inputs: &[(&str, Option<&str>)]) -> Result<Vec<Encoded>, RuntimeError> {
+        let batch: Vec<EncodeInput> = inputs
+            .iter()
+            .map(|(a, b)| match b {
+                Some(b) => EncodeInput::Dual((*a).into(), (*b).into()),
+                None => EncodeInput::Single((*a).into()),
+            })
+            .collect();
+        let encodings = self.tokenizer.encode_batch(batch, true).map_err(|e| RuntimeError::Tokenizer {
+            path: "tokenizer.json".into(),
+            message: e.to_string(),
+        })?;
+        Ok(encodings
+            .into_iter()
+            .map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() })
+            .collect())
+    }
+}
