@@ -153,6 +153,20 @@ def make_tokenizer(vocab_path):
     return BertTokenizerFast(vocab_file=str(vocab_path), do_lower_case=True, model_max_length=512)
 
 
+def save_clean_tokenizer(tok, d):
+    """Save the tokenizer without the truncation/padding state left in the fast backend by training calls.
+
+    A fast tokenizer remembers the last truncation/padding it was called with and save_pretrained writes it
+    into tokenizer.json; the fixtures must have "truncation": null and "padding": null, like the published
+    bert-base-uncased tokenizer.json.
+    """
+    tok.backend_tokenizer.no_truncation()
+    tok.backend_tokenizer.no_padding()
+    tok.save_pretrained(d)
+    tj = json.loads((Path(d) / "tokenizer.json").read_text("utf-8"))
+    assert tj["truncation"] is None and tj["padding"] is None, (tj["truncation"], tj["padding"])
+
+
 def make_model(num_labels, id2label=None, problem_type=None):
     from transformers import BertConfig, BertForSequenceClassification
 
@@ -239,6 +253,9 @@ def train_models(tok, data_dir, work, steps_scale=1.0):
     # regression on STS-B train
     sts = [(r[7], r[8], float(r[-1])) for r in read_tsv(g / "STS-B/train.tsv", header=True)]
     m = make_model(1, problem_type="regression")
+    # start the head at the mean score; without this the tiny model collapses to a constant output
+    with torch.no_grad():
+        m.classifier.bias.fill_(float(np.mean([e[2] for e in sts])))
     train(m, tok, sts, int(300 * steps_scale), regression=True, name="reg/stsb")
     saved["bert-tiny-reg"] = m
 
@@ -246,7 +263,7 @@ def train_models(tok, data_dir, work, steps_scale=1.0):
     for name, m in saved.items():
         d = work / name
         m.save_pretrained(d, safe_serialization=True)
-        tok.save_pretrained(d)
+        save_clean_tokenizer(tok, d)
         dirs[name] = d
     return saved, dirs
 
@@ -264,6 +281,8 @@ def export_onnx(src, dst):
     tail = [l for l in (res.stdout + res.stderr).splitlines() if l.strip()][-4:]
     for l in tail:
         print("    |", l[:200])
+    tj = json.loads((dst / "tokenizer.json").read_text("utf-8"))
+    assert tj["truncation"] is None and tj["padding"] is None, f"{dst}: tokenizer.json carries truncation/padding"
     # drop anything big or unneeded (keep onnx graph, configs and tokenizer files)
     keep = {"model.onnx", "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"}
     for p in list(dst.iterdir()):

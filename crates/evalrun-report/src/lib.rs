@@ -1,1 +1,12 @@
-//! placeholder
+//! Result records, per-example predictions files and markdown tables.
+//!
+//! The record is the durable output of a run: raw metric values (fractions, never ×100) with
+//! the provenance needed to trust or reproduce them. Files are written to a temporary name and
+//! renamed into place, so a failed run never leaves a file that looks complete.
+
+pub mod markdown;
+pub mod record;
+pub mod write;
+
+pub use record::{DataProvenance, ModelProvenance, PredictionLine, RunRecord, RuntimeProvenance, TaskResult};
+pub use write::{sha256_file, write_atomic, ReportError};

@@ -1,0 +1,132 @@
+//! The result record (`--output FILE.json`) and predictions lines (`--predictions FILE.jsonl`).
+
+use std::collections::BTreeMap;
+
+use evalrun_core::average::{bert_table_average, glue_group_average, Average, TaskMetrics};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// evalrun's version and the git commit it was built from.
+    pub evalrun: BuildInfo,
+    pub command: String,
+    pub runtime: RuntimeProvenance,
+    /// Per-task results, keyed by task name.
+    pub results: BTreeMap<String, TaskResult>,
+    /// Tasks that were asked for but not run, with the reason (e.g. data not present).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub averages: BTreeMap<String, AverageRecord>,
+    pub wall_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildInfo {
+    pub version: String,
+    pub git_commit: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuntimeProvenance {
+    pub ort_version: String,
+    pub ort_library: String,
+    pub execution_provider: String,
+    pub device: String,
+    pub threads: usize,
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskResult {
+    /// Raw metric values (fractions/correlations); `null` where undefined (NaN).
+    pub metrics: BTreeMap<String, Option<f64>>,
+    pub n: usize,
+    pub split: String,
+    pub task_version: u32,
+    pub protocol: String,
+    pub table_metric: String,
+    pub model: ModelProvenance,
+    pub data: DataProvenance,
+    pub wall_seconds: f64,
+    pub examples_per_second: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelProvenance {
+    pub path: String,
+    pub sha256: String,
+    pub tokenizer_sha256: String,
+    /// `logits` (classification/regression head) or `embedding` (cosine similarity).
+    pub scoring: String,
+    pub max_length: usize,
+    /// How head indices were mapped to task labels (`id2label names`, `glue index order`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_mapping: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataProvenance {
+    pub path: String,
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AverageRecord {
+    pub value: f64,
+    pub included: Vec<String>,
+    pub missing: Vec<String>,
+    pub definition: String,
+}
+
+impl AverageRecord {
+    fn from(average: Average, definition: &str) -> Self {
+        Self { value: average.value, included: average.included, missing: average.missing, definition: definition.to_string() }
+    }
+}
+
+pub const BERT_TABLE_DEFINITION: &str =
+    "plain mean of BERT Table 1's nine numbers (MNLI-m, MNLI-mm, QQP F1, QNLI, SST-2, CoLA MCC, STS-B Spearman, MRPC F1, RTE), WNLI and AX excluded";
+pub const GLUE_GROUP_DEFINITION: &str =
+    "T5/GLUE convention: average inside each task (MRPC F1+acc, STS-B P+S, QQP F1+acc, MNLI m+mm), then over CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI";
+
+impl RunRecord {
+    /// Metric values of every task, NaN dropped.
+    pub fn task_metrics(&self) -> TaskMetrics {
+        self.results
+            .iter()
+            .map(|(task, r)| (task.clone(), r.metrics.iter().filter_map(|(m, v)| v.map(|v| (m.clone(), v))).collect()))
+            .collect()
+    }
+
+    /// Fills `averages` with the two GLUE averages, each when at least two of its inputs are
+    /// present (an "average" of one task is just that task).
+    pub fn compute_averages(&mut self) {
+        let metrics = self.task_metrics();
+        self.averages.clear();
+        if let Some(a) = bert_table_average(&metrics).filter(|a| a.included.len() >= 2) {
+            self.averages.insert("bert_table".into(), AverageRecord::from(a, BERT_TABLE_DEFINITION));
+        }
+        if let Some(a) = glue_group_average(&metrics).filter(|a| a.included.len() >= 2) {
+            self.averages.insert("glue_group".into(), AverageRecord::from(a, GLUE_GROUP_DEFINITION));
+        }
+    }
+}
+
+/// One line of the predictions file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionLine {
+    pub task: String,
+    /// 0-based row index in the data file, header excluded.
+    pub id: usize,
+    /// Gold label name (or score); `null` on unlabelled splits.
+    pub label: serde_json::Value,
+    /// Predicted label name (or score).
+    pub prediction: serde_json::Value,
+    /// Raw head outputs in the model's order; for similarity scoring, the cosine.
+    pub logits: Vec<f64>,
+}
