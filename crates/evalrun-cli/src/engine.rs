@@ -223,9 +223,10 @@ fn evaluate(task: &TaskSpec, dataset: &Dataset, loaded: &mut LoadedModel, batch_
             (scores, "embedding cosine", None)
         }
         (head, LabelSpec::Classification { .. }) => bail!(
-            "task `{}` needs a classification head (output `logits`), but the model gives {head:?}; \
+            "task `{}` needs a classification head (output `logits`), but the model's output is `{}`; \
              embedding models can only score similarity tasks (stsb, stsbenchmark)",
-            task.name
+            task.name,
+            head.output()
         ),
     };
     progress.finish_and_clear();

@@ -1,6 +1,6 @@
 //! Locating `libonnxruntime`.
 //!
-//! Order: `ORT_DYLIB_PATH`; the project's `.venv` (searched upwards from the working directory
+//! Order: `ORT_DYLIB_PATH` (when set, it must exist); the project's `.venv` (searched upwards from the working directory
 //! and from the executable, and `$VIRTUAL_ENV`); the active `python3`'s `onnxruntime/capi`;
 //! the system library paths. The PyPI wheels (`onnxruntime`, `onnxruntime-gpu`) ship
 //! `onnxruntime/capi/libonnxruntime.so.<version>`.
@@ -17,7 +17,8 @@ pub fn find_library() -> Result<PathBuf, RuntimeError> {
         if path.is_file() {
             return Ok(path);
         }
-        searched.push(format!("ORT_DYLIB_PATH=`{}` (no such file)", path.display()));
+        // An explicit choice that does not exist is an error, not a hint to look elsewhere.
+        return Err(RuntimeError::LibraryNotFound { searched: format!("ORT_DYLIB_PATH=`{}` (no such file)", path.display()) });
     }
     for venv in venv_candidates() {
         if let Some(found) = in_site_packages(&venv) {

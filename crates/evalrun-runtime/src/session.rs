@@ -131,7 +131,8 @@ pub enum Head {
 }
 
 impl Head {
-    fn output(self) -> &'static str {
+    /// The graph output this head is read from.
+    pub fn output(self) -> &'static str {
         match self {
             Head::Logits { .. } => "logits",
             Head::SentenceEmbedding => "sentence_embedding",

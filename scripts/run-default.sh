@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job on the embedded default, offline: the GLUE dev table of the committed fixture
+# classifiers, and the real all-MiniLM-L6-v2 on STS-B dev and the STS Benchmark test set.
+# Records land in out/ (results JSON, per-example predictions JSONL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-ort.sh
+cargo build --release --locked --quiet
+data="${EVALRUN_DATA_DIR:-../shared/data}"
+minilm="${EVALRUN_MINILM_DIR:-../shared/models/all-MiniLM-L6-v2}"
+mkdir -p out
+echo "## GLUE dev, fixture classifiers (tests/fixtures/models/glue-tiny/{task})"
+./target/release/evalrun glue --model 'tests/fixtures/models/glue-tiny/{task}' --task all --data-dir "$data" \
+  --output out/glue-fixtures.json --predictions out/glue-fixtures.jsonl
+if [ -d "$minilm" ]; then
+  echo
+  echo "## all-MiniLM-L6-v2, cosine similarity (MTEB STSBenchmark publishes Spearman 82.03)"
+  ./target/release/evalrun run --model "$minilm" --task stsb,stsbenchmark --data-dir "$data" \
+    --output out/minilm-sts.json --predictions out/minilm-sts.jsonl
+fi
