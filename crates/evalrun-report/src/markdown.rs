@@ -14,19 +14,16 @@ pub fn render(record: &RunRecord, order: &[String]) -> String {
     out.push_str("| Task | Split | n | Metric | Score (×100) | Scoring |\n|---|---|---:|---|---:|---|\n");
     for task in order {
         if let Some(r) = record.results.get(task) {
-            let names: Vec<&str> = r.metrics.keys().map(String::as_str).collect();
-            let mut ordered: Vec<&str> = vec![r.table_metric.as_str()];
-            ordered.extend(names.into_iter().filter(|n| *n != r.table_metric));
-            let values: Vec<String> = ordered.iter().map(|m| percent(r.metrics[*m])).collect();
-            let _ = writeln!(
-                out,
-                "| {task} | {} | {} | {} | {} | {} |",
-                r.split,
-                r.n,
-                ordered.join(" / "),
-                values.join(" / "),
-                r.model.scoring
-            );
+            let (metric, score) = if r.metrics.is_empty() {
+                ("–".to_string(), "unlabelled split".to_string())
+            } else {
+                // The table metric first, then the others.
+                let mut ordered: Vec<&str> = vec![r.table_metric.as_str()];
+                ordered.extend(r.metrics.keys().map(String::as_str).filter(|n| *n != r.table_metric));
+                let values: Vec<String> = ordered.iter().map(|m| percent(r.metrics.get(*m).copied().flatten())).collect();
+                (ordered.join(" / "), values.join(" / "))
+            };
+            let _ = writeln!(out, "| {task} | {} | {} | {metric} | {score} | {} |", r.split, r.n, r.model.scoring);
         } else if let Some(reason) = record.skipped.get(task) {
             let _ = writeln!(out, "| {task} | – | – | – | skipped | {} |", reason.replace('|', "\\|"));
         }

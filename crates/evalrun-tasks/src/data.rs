@@ -81,19 +81,21 @@ fn parse_tsv(path: &Path, bytes: &[u8], spec: &SplitSpec, labels: &LabelSpec) ->
     fields.extend(spec.text_b.map(|c| ("text_b", c)));
     fields.extend(spec.label.map(|c| ("label", c)));
     fields.extend(spec.index.map(|c| ("index", c)));
-    let (widest_field, widest) = fields.iter().copied().max_by_key(|(_, c)| *c).expect("text_a is always present");
+    let widest = fields.iter().map(|(_, c)| *c).max().expect("text_a is always present");
 
     let mut examples = Vec::new();
     for (line_no, line) in lines(path, bytes)?.into_iter().skip(usize::from(spec.header)) {
         let columns: Vec<&str> = line.split('\t').collect();
         if columns.len() <= widest {
+            // Name the first field the row lacks.
+            let (field, column) = fields.iter().copied().filter(|(_, c)| *c >= columns.len()).min_by_key(|(_, c)| *c).expect("some field is missing");
             return Err(DataError::TooFewColumns {
                 path: path.to_path_buf(),
                 line: line_no,
                 expected: widest + 1,
                 found: columns.len(),
-                field: widest_field.to_string(),
-                column: widest,
+                field: field.to_string(),
+                column,
             });
         }
         let id = examples.len();
