@@ -13,7 +13,8 @@ use anyhow::{bail, Context as _};
 use evalrun_core::{ConfusionMatrix, Example, Gold, Metric, PairedScores, Prediction};
 use evalrun_report::record::BuildInfo;
 use evalrun_report::{
-    sha256_file, write_atomic, DataProvenance, ModelProvenance, PredictionLine, RunRecord, RuntimeProvenance, TaskResult,
+    sha256_file, write_atomic, DataProvenance, ModelProvenance, PredictionLine, RunRecord,
+    RuntimeProvenance, TaskResult,
 };
 use evalrun_runtime::{Head, Model, Runtime, RuntimeOptions};
 use evalrun_tasks::{load_split, DataError, Dataset, LabelSpec, TaskRegistry, TaskSpec};
@@ -23,10 +24,20 @@ use crate::settings::Settings;
 
 pub fn list_tasks(tasks_dir: Option<&Path>) -> anyhow::Result<()> {
     let registry = registry(tasks_dir)?;
-    let mut out = String::from("| Task | Suite | Version | Metrics | Description |\n|---|---|---:|---|---|\n");
+    let mut out = String::from(
+        "| Task | Suite | Version | Metrics | Description |\n|---|---|---:|---|---|\n",
+    );
     for task in registry.iter() {
         let metrics: Vec<&str> = task.metrics.iter().map(|m| m.name()).collect();
-        let _ = writeln!(out, "| {} | {} | {} | {} | {} |", task.name, task.suite, task.version, metrics.join(", "), task.description);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            task.name,
+            task.suite,
+            task.version,
+            metrics.join(", "),
+            task.description
+        );
     }
     print!("{out}");
     Ok(())
@@ -51,17 +62,25 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
     let registry = registry(settings.tasks_dir.as_deref())?;
     let tasks = registry.resolve(settings.suite, &settings.tasks)?;
     let explicit = |task: &TaskSpec| {
-        settings.tasks.iter().any(|t| *t == task.name || Some(t.as_str()) == task.group.as_deref())
+        settings
+            .tasks
+            .iter()
+            .any(|t| *t == task.name || Some(t.as_str()) == task.group.as_deref())
     };
 
     // Data first: it is cheap, and a missing file should not cost a model load.
     let mut datasets = Vec::new();
     let mut skipped = BTreeMap::new();
     for task in &tasks {
-        let split = settings.split.clone().unwrap_or_else(|| task.default_split.clone());
+        let split = settings
+            .split
+            .clone()
+            .unwrap_or_else(|| task.default_split.clone());
         match load_split(task, &split, &settings.data_dir) {
             Ok(dataset) => datasets.push((*task, dataset)),
-            Err(error @ (DataError::Missing { .. } | DataError::NoSuchSplit { .. })) if !explicit(task) => {
+            Err(error @ (DataError::Missing { .. } | DataError::NoSuchSplit { .. }))
+                if !explicit(task) =>
+            {
                 eprintln!("skipping {}: {error}", task.name);
                 skipped.insert(task.name.clone(), error.to_string());
             }
@@ -69,13 +88,22 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         }
     }
     if datasets.is_empty() {
-        bail!("none of the requested tasks has its data under `{}`", settings.data_dir.display());
+        bail!(
+            "none of the requested tasks has its data under `{}`",
+            settings.data_dir.display()
+        );
     }
 
-    let runtime = Runtime::new(RuntimeOptions { device: settings.device, threads: settings.threads })?;
+    let runtime = Runtime::new(RuntimeOptions {
+        device: settings.device,
+        threads: settings.threads,
+    })?;
     let mut models: HashMap<PathBuf, LoadedModel> = HashMap::new();
     let mut record = RunRecord {
-        evalrun: BuildInfo { version: env!("CARGO_PKG_VERSION").into(), git_commit: env!("EVALRUN_GIT_COMMIT").into() },
+        evalrun: BuildInfo {
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: env!("EVALRUN_GIT_COMMIT").into(),
+        },
         command: settings.command.to_string(),
         runtime: RuntimeProvenance {
             ort_version: runtime.version().to_string(),
@@ -163,7 +191,11 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_model(runtime: &Runtime, dir: &Path, max_length: Option<usize>) -> anyhow::Result<LoadedModel> {
+fn load_model(
+    runtime: &Runtime,
+    dir: &Path,
+    max_length: Option<usize>,
+) -> anyhow::Result<LoadedModel> {
     let model = Model::load(runtime, dir, max_length)?;
     let files = model.files();
     let provenance = ModelProvenance {
@@ -186,7 +218,12 @@ struct Outcome {
     label_mapping: Option<String>,
 }
 
-fn evaluate(task: &TaskSpec, dataset: &Dataset, loaded: &mut LoadedModel, batch_size: usize) -> anyhow::Result<Outcome> {
+fn evaluate(
+    task: &TaskSpec,
+    dataset: &Dataset,
+    loaded: &mut LoadedModel,
+    batch_size: usize,
+) -> anyhow::Result<Outcome> {
     let examples = &dataset.examples;
     let progress = progress_bar(&task.name, examples.len());
     let mut tick = |n: usize| progress.inc(n as u64);
@@ -234,18 +271,27 @@ fn evaluate(task: &TaskSpec, dataset: &Dataset, loaded: &mut LoadedModel, batch_
 }
 
 fn pair_inputs(examples: &[Example]) -> Vec<(&str, Option<&str>)> {
-    examples.iter().map(|e| (e.text_a.as_str(), e.text_b.as_deref())).collect()
+    examples
+        .iter()
+        .map(|e| (e.text_a.as_str(), e.text_b.as_deref()))
+        .collect()
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     dot / (norm(a) * norm(b)).max(1e-12)
 }
 
 fn progress_bar(task: &str, len: usize) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{prefix:>16} {bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {per_sec}") {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix:>16} {bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {per_sec}",
+    ) {
         bar.set_style(style);
     }
     bar.set_prefix(task.to_string());
@@ -271,7 +317,10 @@ impl LabelMapping {
             );
         }
         let names = model.config().label_names();
-        let generic = |n: &str| n.strip_prefix("LABEL_").is_some_and(|d| d.parse::<usize>().is_ok());
+        let generic = |n: &str| {
+            n.strip_prefix("LABEL_")
+                .is_some_and(|d| d.parse::<usize>().is_ok())
+        };
         match names {
             Some(names) if names.len() == num_labels && !names.iter().all(|n| generic(n)) => {
                 let key = |s: &str| s.to_lowercase().replace(['-', ' '], "_");
@@ -290,7 +339,10 @@ impl LabelMapping {
                     }
                     to_head.push(i);
                 }
-                Ok(Self { to_head, description: format!("id2label names: [{}]", names.join(", ")) })
+                Ok(Self {
+                    to_head,
+                    description: format!("id2label names: [{}]", names.join(", ")),
+                })
             }
             _ => Ok(Self {
                 to_head: (0..num_labels).collect(),
@@ -312,7 +364,13 @@ impl LabelMapping {
 }
 
 /// Turns predictions into metrics, predictions lines and the submission file body.
-fn score(task: &TaskSpec, examples: &[Example], predictions: Vec<Prediction>, scoring: &'static str, label_mapping: Option<String>) -> Outcome {
+fn score(
+    task: &TaskSpec,
+    examples: &[Example],
+    predictions: Vec<Prediction>,
+    scoring: &'static str,
+    label_mapping: Option<String>,
+) -> Outcome {
     let mut lines = Vec::with_capacity(examples.len());
     let mut submission = String::from("index\tprediction\n");
     let mut metrics = BTreeMap::new();
@@ -322,7 +380,13 @@ fn score(task: &TaskSpec, examples: &[Example], predictions: Vec<Prediction>, sc
             let mut matrix = ConfusionMatrix::new(names.len());
             let mut labelled = false;
             for (example, prediction) in examples.iter().zip(predictions) {
-                let Prediction::Class { class: head_class, logits } = prediction else { unreachable!("classification predictions") };
+                let Prediction::Class {
+                    class: head_class,
+                    logits,
+                } = prediction
+                else {
+                    unreachable!("classification predictions")
+                };
                 let class = labels.collapse(head_class);
                 if let Some(Gold::Class(gold)) = example.gold {
                     matrix.push(gold, class);
@@ -332,9 +396,15 @@ fn score(task: &TaskSpec, examples: &[Example], predictions: Vec<Prediction>, sc
                 let server_label = if head.len() != names.len() {
                     head[head_class].clone()
                 } else {
-                    values.as_ref().map_or_else(|| names[class].clone(), |v| v[class].clone())
+                    values
+                        .as_ref()
+                        .map_or_else(|| names[class].clone(), |v| v[class].clone())
                 };
-                let _ = writeln!(submission, "{}\t{server_label}", example.index.as_deref().unwrap_or_default());
+                let _ = writeln!(
+                    submission,
+                    "{}\t{server_label}",
+                    example.index.as_deref().unwrap_or_default()
+                );
                 lines.push(PredictionLine {
                     task: task.name.clone(),
                     id: example.id,
@@ -350,22 +420,35 @@ fn score(task: &TaskSpec, examples: &[Example], predictions: Vec<Prediction>, sc
                 for metric in &task.metrics {
                     let value = match metric {
                         Metric::Accuracy => matrix.accuracy(),
-                        Metric::F1 => matrix.f1(labels.positive_index().expect("validated: f1 has a positive label")),
+                        Metric::F1 => matrix.f1(labels
+                            .positive_index()
+                            .expect("validated: f1 has a positive label")),
                         Metric::Mcc => matrix.mcc(),
-                        Metric::Pearson | Metric::Spearman => unreachable!("validated: classification metrics only"),
+                        Metric::Pearson | Metric::Spearman => {
+                            unreachable!("validated: classification metrics only")
+                        }
                     };
-                    metrics.insert(metric.name().to_string(), Some(value).filter(|v| v.is_finite()));
+                    metrics.insert(
+                        metric.name().to_string(),
+                        Some(value).filter(|v| v.is_finite()),
+                    );
                 }
             }
         }
         LabelSpec::Regression {} => {
             let mut pairs = PairedScores::new();
             for (example, prediction) in examples.iter().zip(predictions) {
-                let Prediction::Score { score } = prediction else { unreachable!("regression predictions") };
+                let Prediction::Score { score } = prediction else {
+                    unreachable!("regression predictions")
+                };
                 if let Some(Gold::Score(gold)) = example.gold {
                     pairs.push(score, gold);
                 }
-                let _ = writeln!(submission, "{}\t{score:.3}", example.index.as_deref().unwrap_or_default());
+                let _ = writeln!(
+                    submission,
+                    "{}\t{score:.3}",
+                    example.index.as_deref().unwrap_or_default()
+                );
                 lines.push(PredictionLine {
                     task: task.name.clone(),
                     id: example.id,
@@ -384,10 +467,19 @@ fn score(task: &TaskSpec, examples: &[Example], predictions: Vec<Prediction>, sc
                         Metric::Spearman => pairs.spearman(),
                         _ => unreachable!("validated: regression metrics only"),
                     };
-                    metrics.insert(metric.name().to_string(), Some(value).filter(|v| v.is_finite()));
+                    metrics.insert(
+                        metric.name().to_string(),
+                        Some(value).filter(|v| v.is_finite()),
+                    );
                 }
             }
         }
     }
-    Outcome { metrics, lines, submission, scoring, label_mapping }
+    Outcome {
+        metrics,
+        lines,
+        submission,
+        scoring,
+        label_mapping,
+    }
 }

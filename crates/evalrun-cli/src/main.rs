@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "evalrun", version, about = "Re-measure published model-card results (GLUE, STS) on ONNX Runtime")]
+#[command(
+    name = "evalrun",
+    version,
+    about = "Re-measure published model-card results (GLUE, STS) on ONNX Runtime"
+)]
 struct Cli {
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -88,7 +92,11 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, _) => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -96,7 +104,9 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Run(args) => settings::Settings::resolve("run", None, args).and_then(engine::run),
-        Command::Glue(args) => settings::Settings::resolve("glue", Some("glue"), args).and_then(engine::run),
+        Command::Glue(args) => {
+            settings::Settings::resolve("glue", Some("glue"), args).and_then(engine::run)
+        }
         Command::Tasks { tasks_dir } => engine::list_tasks(tasks_dir.as_deref()),
     };
     match result {

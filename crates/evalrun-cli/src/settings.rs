@@ -26,14 +26,22 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn resolve(command: &'static str, suite: Option<&'static str>, args: RunArgs) -> anyhow::Result<Self> {
+    pub fn resolve(
+        command: &'static str,
+        suite: Option<&'static str>,
+        args: RunArgs,
+    ) -> anyhow::Result<Self> {
         let tasks = if args.task.is_empty() {
             match suite {
                 Some(_) => vec!["all".to_string()],
                 None => bail!("`evalrun run` needs `--task NAME[,NAME...]` (see `evalrun tasks`)"),
             }
         } else {
-            args.task.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
+            args.task
+                .iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect()
         };
         let Some(data_dir) = args.data_dir else {
             bail!("no data directory: pass `--data-dir DIR` or set EVALRUN_DATA_DIR (DIR laid out like ../shared/data)");
@@ -45,7 +53,9 @@ impl Settings {
             bail!("`--max-length` must be at least 1");
         }
         let device: Device = args.device.parse().context("invalid `--device`")?;
-        let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let threads = args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         if args.split.as_deref() == Some("test") && args.submission_dir.is_none() {
             bail!("`--split test` has no labels to score; pass `--submission-dir DIR` for the GLUE server files");
         }

@@ -32,14 +32,26 @@ fn glue_all_matches_the_transformers_reference() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let table = stdout(&output);
-    for row in ["| cola | dev | 1043 | mcc |", "| mrpc | dev | 408 | f1 / accuracy |", "| ax | dev | 1104 | mcc |", "BERT-table average", "GLUE group average"] {
+    for row in [
+        "| cola | dev | 1043 | mcc |",
+        "| mrpc | dev | 408 | f1 / accuracy |",
+        "| ax | dev | 1104 | mcc |",
+        "BERT-table average",
+        "GLUE group average",
+    ] {
         assert!(table.contains(row), "missing `{row}` in\n{table}");
     }
 
     // Per-example logits within 1e-4 and identical predictions.
     let mut ours: BTreeMap<(String, u64), serde_json::Value> = BTreeMap::new();
     for line in read_jsonl(&predictions_path) {
-        ours.insert((line["task"].as_str().unwrap().to_string(), line["id"].as_u64().unwrap()), line);
+        ours.insert(
+            (
+                line["task"].as_str().unwrap().to_string(),
+                line["id"].as_u64().unwrap(),
+            ),
+            line,
+        );
     }
     let mut compared = 0;
     for task in REFERENCE_TASKS {
@@ -47,15 +59,26 @@ fn glue_all_matches_the_transformers_reference() {
         assert!(!reference.is_empty());
         for expected in reference {
             let id = expected["id"].as_u64().unwrap();
-            let got = ours.get(&(task.to_string(), id)).unwrap_or_else(|| panic!("no prediction for {task} #{id}"));
-            let (a, b) = (got["logits"].as_array().unwrap(), expected["logits"].as_array().unwrap());
+            let got = ours
+                .get(&(task.to_string(), id))
+                .unwrap_or_else(|| panic!("no prediction for {task} #{id}"));
+            let (a, b) = (
+                got["logits"].as_array().unwrap(),
+                expected["logits"].as_array().unwrap(),
+            );
             assert_eq!(a.len(), b.len(), "{task} #{id}");
             for (x, y) in a.iter().zip(b) {
                 let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-                assert!((x - y).abs() <= 1e-4, "{task} #{id}: logit {x} vs reference {y}");
+                assert!(
+                    (x - y).abs() <= 1e-4,
+                    "{task} #{id}: logit {x} vs reference {y}"
+                );
             }
             if task == "stsb" {
-                let (p, q) = (got["prediction"].as_f64().unwrap(), expected["prediction"].as_f64().unwrap());
+                let (p, q) = (
+                    got["prediction"].as_f64().unwrap(),
+                    expected["prediction"].as_f64().unwrap(),
+                );
                 assert!((p - q).abs() <= 1e-4, "stsb #{id}: {p} vs {q}");
             } else if task == "ax" {
                 assert_eq!(got["prediction"], expected["prediction_binary"], "ax #{id}");
@@ -80,43 +103,82 @@ fn glue_all_matches_the_transformers_reference() {
             if name == "n" {
                 continue;
             }
-            let got = result["metrics"][name].as_f64().unwrap_or_else(|| panic!("{task}.{name} missing"));
+            let got = result["metrics"][name]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{task}.{name} missing"));
             let tolerance = if task == "stsb" { 1e-6 } else { 1e-9 };
-            assert!((got - expected.as_f64().unwrap()).abs() <= tolerance, "{task}.{name}: {got} vs {expected}");
+            assert!(
+                (got - expected.as_f64().unwrap()).abs() <= tolerance,
+                "{task}.{name}: {got} vs {expected}"
+            );
         }
     }
 
     // Tasks without data here are reported as skipped, not silently dropped.
     for task in ["qqp", "mnli_matched", "mnli_mismatched"] {
-        assert!(record["skipped"][task].as_str().unwrap().contains("data not present"), "{task}");
+        assert!(
+            record["skipped"][task]
+                .as_str()
+                .unwrap()
+                .contains("data not present"),
+            "{task}"
+        );
     }
     // Provenance.
     let runtime = &record["runtime"];
     assert_eq!(runtime["execution_provider"], "CPUExecutionProvider");
     assert!(runtime["ort_version"].as_str().unwrap().starts_with("1."));
     let cola = &record["results"]["cola"];
-    assert_eq!(cola["data"]["sha256"], "8c013e21dc39957cac37378d87bebe225b694a0d5fe13eded66c2856628833fd");
+    assert_eq!(
+        cola["data"]["sha256"],
+        "8c013e21dc39957cac37378d87bebe225b694a0d5fe13eded66c2856628833fd"
+    );
     assert_eq!(cola["model"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(cola["model"]["max_length"], 512);
-    assert!(record["results"]["ax"]["model"]["label_mapping"].as_str().unwrap().starts_with("id2label names"));
-    assert!(record["averages"]["bert_table"]["missing"].as_array().unwrap().len() == 3);
+    assert!(record["results"]["ax"]["model"]["label_mapping"]
+        .as_str()
+        .unwrap()
+        .starts_with("id2label names"));
+    assert!(
+        record["averages"]["bert_table"]["missing"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 3
+    );
 }
 
 #[test]
 fn token_ids_equal_the_python_tokenizer() {
     let registry = TaskRegistry::embedded().unwrap();
-    let encoder = TextEncoder::load(&fixtures().join("models/bert-tiny-cls2/tokenizer.json"), 512, None).unwrap();
+    let encoder = TextEncoder::load(
+        &fixtures().join("models/bert-tiny-cls2/tokenizer.json"),
+        512,
+        None,
+    )
+    .unwrap();
     for task in REFERENCE_TASKS {
         let spec = registry.get(task).unwrap();
         let dataset = load_split(spec, "dev", &data_dir()).unwrap();
-        let inputs: Vec<(&str, Option<&str>)> = dataset.examples.iter().map(|e| (e.text_a.as_str(), e.text_b.as_deref())).collect();
+        let inputs: Vec<(&str, Option<&str>)> = dataset
+            .examples
+            .iter()
+            .map(|e| (e.text_a.as_str(), e.text_b.as_deref()))
+            .collect();
         let encoded = encoder.encode(&inputs).unwrap();
         let reference = read_jsonl(&fixtures().join(format!("reference/glue/{task}.jsonl")));
         assert_eq!(encoded.len(), reference.len(), "{task}");
         for (e, r) in encoded.iter().zip(&reference) {
             let joined: Vec<String> = e.ids.iter().map(u32::to_string).collect();
             let hash = evalrun_tasks::data::hex_sha256(joined.join(",").as_bytes());
-            assert_eq!(hash, r["ids_sha256"].as_str().unwrap(), "{task} #{}: {} tokens vs {}", r["id"], e.len(), r["n_tokens"]);
+            assert_eq!(
+                hash,
+                r["ids_sha256"].as_str().unwrap(),
+                "{task} #{}: {} tokens vs {}",
+                r["id"],
+                e.len(),
+                r["n_tokens"]
+            );
         }
     }
 }

@@ -32,22 +32,40 @@ fn minilm_sts_equals_sentence_transformers() {
         // sentence-transformers truncates at max_seq_length 256, not tokenizer.json's 128.
         assert_eq!(result["model"]["max_length"], 256);
         for metric in ["spearman", "pearson"] {
-            let (got, expected) = (result["metrics"][metric].as_f64().unwrap(), summary[key][metric].as_f64().unwrap());
-            assert!((got - expected).abs() <= 1e-4, "{task} {metric}: {got} vs sentence-transformers {expected}");
+            let (got, expected) = (
+                result["metrics"][metric].as_f64().unwrap(),
+                summary[key][metric].as_f64().unwrap(),
+            );
+            assert!(
+                (got - expected).abs() <= 1e-4,
+                "{task} {metric}: {got} vs sentence-transformers {expected}"
+            );
         }
     }
     // The headline figure: MTEB publishes 82.03, sentence-transformers gives 0.82032.
-    let spearman = record["results"]["stsbenchmark"]["metrics"]["spearman"].as_f64().unwrap();
+    let spearman = record["results"]["stsbenchmark"]["metrics"]["spearman"]
+        .as_f64()
+        .unwrap();
     assert!((spearman - 0.82032).abs() < 1e-4 + 5e-6, "{spearman}");
 
     let lines = read_jsonl(&predictions_path);
     let reference = read_jsonl(&fixtures().join("reference/minilm/stsbenchmark_test.jsonl"));
-    let ours: Vec<&serde_json::Value> = lines.iter().filter(|l| l["task"] == "stsbenchmark").collect();
+    let ours: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["task"] == "stsbenchmark")
+        .collect();
     assert_eq!(ours.len(), reference.len());
     for (got, expected) in ours.iter().zip(&reference) {
         assert_eq!(got["id"], expected["id"]);
-        let (a, b) = (got["prediction"].as_f64().unwrap(), expected["cosine"].as_f64().unwrap());
-        assert!((a - b).abs() <= 1e-5, "pair {}: cosine {a} vs {b}", got["id"]);
+        let (a, b) = (
+            got["prediction"].as_f64().unwrap(),
+            expected["cosine"].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() <= 1e-5,
+            "pair {}: cosine {a} vs {b}",
+            got["id"]
+        );
         assert_eq!(got["label"].as_f64(), expected["score"].as_f64());
     }
 }

@@ -48,14 +48,24 @@ pub const GLUE_GROUP: [(&str, &[(&str, &str)]); 9] = [
     ("mrpc", &[("mrpc", "f1"), ("mrpc", "accuracy")]),
     ("stsb", &[("stsb", "pearson"), ("stsb", "spearman")]),
     ("qqp", &[("qqp", "f1"), ("qqp", "accuracy")]),
-    ("mnli", &[("mnli_matched", "accuracy"), ("mnli_mismatched", "accuracy")]),
+    (
+        "mnli",
+        &[
+            ("mnli_matched", "accuracy"),
+            ("mnli_mismatched", "accuracy"),
+        ],
+    ),
     ("qnli", &[("qnli", "accuracy")]),
     ("rte", &[("rte", "accuracy")]),
     ("wnli", &[("wnli", "accuracy")]),
 ];
 
 fn lookup(metrics: &TaskMetrics, task: &str, metric: &str) -> Option<f64> {
-    metrics.get(task)?.get(metric).copied().filter(|v| v.is_finite())
+    metrics
+        .get(task)?
+        .get(metric)
+        .copied()
+        .filter(|v| v.is_finite())
 }
 
 /// The BERT-table average over whichever of its nine inputs are present; `None` if none are.
@@ -71,7 +81,11 @@ pub fn bert_table_average(metrics: &TaskMetrics) -> Option<Average> {
             None => missing.push(task.to_string()),
         }
     }
-    mean(&values).map(|value| Average { value, included, missing })
+    mean(&values).map(|value| Average {
+        value,
+        included,
+        missing,
+    })
 }
 
 /// The GLUE group average over whichever of its tasks are complete; `None` if none are.
@@ -91,7 +105,11 @@ pub fn glue_group_average(metrics: &TaskMetrics) -> Option<Average> {
             None => missing.push(task.to_string()),
         }
     }
-    mean(&values).map(|value| Average { value, included, missing })
+    mean(&values).map(|value| Average {
+        value,
+        included,
+        missing,
+    })
 }
 
 fn mean(values: &[f64]) -> Option<f64> {
@@ -150,6 +168,9 @@ mod tests {
         let mut m = TaskMetrics::new();
         put(&mut m, "mnli_matched", "accuracy", 0.8);
         assert!(glue_group_average(&m).is_none());
-        assert_eq!(bert_table_average(&m).unwrap().included, vec!["mnli_matched"]);
+        assert_eq!(
+            bert_table_average(&m).unwrap().included,
+            vec!["mnli_matched"]
+        );
     }
 }

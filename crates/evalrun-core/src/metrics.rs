@@ -58,7 +58,10 @@ pub struct ConfusionMatrix {
 
 impl ConfusionMatrix {
     pub fn new(classes: usize) -> Self {
-        Self { classes, counts: vec![0; classes * classes] }
+        Self {
+            classes,
+            counts: vec![0; classes * classes],
+        }
     }
 
     pub fn classes(&self) -> usize {
@@ -67,13 +70,19 @@ impl ConfusionMatrix {
 
     /// Adds one example. Both indices must be `< classes` (callers map labels first).
     pub fn push(&mut self, gold: usize, predicted: usize) {
-        assert!(gold < self.classes && predicted < self.classes, "class index out of range");
+        assert!(
+            gold < self.classes && predicted < self.classes,
+            "class index out of range"
+        );
         self.counts[gold * self.classes + predicted] += 1;
     }
 
     /// Adds every count of `other`, which must have the same number of classes.
     pub fn merge(&mut self, other: &ConfusionMatrix) {
-        assert_eq!(self.classes, other.classes, "merging confusion matrices of different sizes");
+        assert_eq!(
+            self.classes, other.classes,
+            "merging confusion matrices of different sizes"
+        );
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
@@ -114,8 +123,12 @@ impl ConfusionMatrix {
     /// as scikit-learn returns.
     pub fn mcc(&self) -> f64 {
         let k = self.classes;
-        let gold_sums: Vec<f64> = (0..k).map(|g| (0..k).map(|p| self.count(g, p)).sum::<u64>() as f64).collect();
-        let pred_sums: Vec<f64> = (0..k).map(|p| (0..k).map(|g| self.count(g, p)).sum::<u64>() as f64).collect();
+        let gold_sums: Vec<f64> = (0..k)
+            .map(|g| (0..k).map(|p| self.count(g, p)).sum::<u64>() as f64)
+            .collect();
+        let pred_sums: Vec<f64> = (0..k)
+            .map(|p| (0..k).map(|g| self.count(g, p)).sum::<u64>() as f64)
+            .collect();
         let correct = self.correct() as f64;
         let n: f64 = pred_sums.iter().sum();
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
@@ -192,7 +205,12 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
         return f64::NAN;
     }
     match (centred(x), centred(y)) {
-        (Some(a), Some(b)) => a.iter().zip(&b).map(|(p, q)| p * q).sum::<f64>().clamp(-1.0, 1.0),
+        (Some(a), Some(b)) => a
+            .iter()
+            .zip(&b)
+            .map(|(p, q)| p * q)
+            .sum::<f64>()
+            .clamp(-1.0, 1.0),
         _ => f64::NAN,
     }
 }
@@ -256,7 +274,10 @@ mod tests {
 
     #[test]
     fn ranks_average_ties() {
-        assert_eq!(average_ranks(&[10.0, 20.0, 10.0, 30.0]), vec![1.5, 3.0, 1.5, 4.0]);
+        assert_eq!(
+            average_ranks(&[10.0, 20.0, 10.0, 30.0]),
+            vec![1.5, 3.0, 1.5, 4.0]
+        );
         assert_eq!(average_ranks(&[1.0, 1.0, 1.0]), vec![2.0, 2.0, 2.0]);
     }
 

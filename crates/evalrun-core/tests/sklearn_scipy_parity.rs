@@ -9,22 +9,47 @@ use serde_json::Value;
 fn close(name: &str, case: &Value, got: f64) {
     let expected = &case[name];
     if expected.is_null() {
-        assert!(got.is_nan(), "{} {name}: expected NaN, got {got}", case["name"]);
+        assert!(
+            got.is_nan(),
+            "{} {name}: expected NaN, got {got}",
+            case["name"]
+        );
     } else {
         let expected = expected.as_f64().unwrap();
-        assert!((got - expected).abs() <= 1e-9, "{} {name}: {got} vs reference {expected}", case["name"]);
+        assert!(
+            (got - expected).abs() <= 1e-9,
+            "{} {name}: {got} vs reference {expected}",
+            case["name"]
+        );
     }
 }
 
 #[test]
 fn metrics_equal_sklearn_and_scipy() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/reference/metric_cases.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/reference/metric_cases.json"
+    );
     let cases: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let cases = cases["cases"].as_array().unwrap();
     let (mut classification, mut regression) = (0, 0);
     for case in cases {
-        let ints = |k: &str| -> Vec<usize> { case[k].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect() };
-        let floats = |k: &str| -> Vec<f64> { case[k].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect() };
+        let ints = |k: &str| -> Vec<usize> {
+            case[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect()
+        };
+        let floats = |k: &str| -> Vec<f64> {
+            case[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        };
         match case["kind"].as_str().unwrap() {
             "classification" => {
                 let (labels, predictions) = (ints("labels"), ints("predictions"));
@@ -48,5 +73,8 @@ fn metrics_equal_sklearn_and_scipy() {
             other => panic!("unknown case kind {other}"),
         }
     }
-    assert!(classification > 100 && regression > 100, "{classification} / {regression}");
+    assert!(
+        classification > 100 && regression > 100,
+        "{classification} / {regression}"
+    );
 }

@@ -8,5 +8,7 @@ pub mod markdown;
 pub mod record;
 pub mod write;
 
-pub use record::{DataProvenance, ModelProvenance, PredictionLine, RunRecord, RuntimeProvenance, TaskResult};
+pub use record::{
+    DataProvenance, ModelProvenance, PredictionLine, RunRecord, RuntimeProvenance, TaskResult,
+};
 pub use write::{sha256_file, write_atomic, ReportError};

@@ -85,7 +85,12 @@ pub struct AverageRecord {
 
 impl AverageRecord {
     fn from(average: Average, definition: &str) -> Self {
-        Self { value: average.value, included: average.included, missing: average.missing, definition: definition.to_string() }
+        Self {
+            value: average.value,
+            included: average.included,
+            missing: average.missing,
+            definition: definition.to_string(),
+        }
     }
 }
 
@@ -99,7 +104,15 @@ impl RunRecord {
     pub fn task_metrics(&self) -> TaskMetrics {
         self.results
             .iter()
-            .map(|(task, r)| (task.clone(), r.metrics.iter().filter_map(|(m, v)| v.map(|v| (m.clone(), v))).collect()))
+            .map(|(task, r)| {
+                (
+                    task.clone(),
+                    r.metrics
+                        .iter()
+                        .filter_map(|(m, v)| v.map(|v| (m.clone(), v)))
+                        .collect(),
+                )
+            })
             .collect()
     }
 
@@ -109,10 +122,16 @@ impl RunRecord {
         let metrics = self.task_metrics();
         self.averages.clear();
         if let Some(a) = bert_table_average(&metrics).filter(|a| a.included.len() >= 2) {
-            self.averages.insert("bert_table".into(), AverageRecord::from(a, BERT_TABLE_DEFINITION));
+            self.averages.insert(
+                "bert_table".into(),
+                AverageRecord::from(a, BERT_TABLE_DEFINITION),
+            );
         }
         if let Some(a) = glue_group_average(&metrics).filter(|a| a.included.len() >= 2) {
-            self.averages.insert("glue_group".into(), AverageRecord::from(a, GLUE_GROUP_DEFINITION));
+            self.averages.insert(
+                "glue_group".into(),
+                AverageRecord::from(a, GLUE_GROUP_DEFINITION),
+            );
         }
     }
 }

@@ -29,15 +29,35 @@ pub struct PaddedBatch {
 pub fn pad(rows: &[&Encoded], pad_id: u32) -> PaddedBatch {
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     let size = rows.len() * cols;
-    let (mut input_ids, mut attention_mask, mut token_type_ids) =
-        (Vec::with_capacity(size), Vec::with_capacity(size), Vec::with_capacity(size));
+    let (mut input_ids, mut attention_mask, mut token_type_ids) = (
+        Vec::with_capacity(size),
+        Vec::with_capacity(size),
+        Vec::with_capacity(size),
+    );
     for row in rows {
         let padding = cols - row.len();
-        input_ids.extend(row.ids.iter().map(|&i| i64::from(i)).chain(std::iter::repeat_n(i64::from(pad_id), padding)));
-        attention_mask.extend(std::iter::repeat_n(1, row.len()).chain(std::iter::repeat_n(0, padding)));
-        token_type_ids.extend(row.type_ids.iter().map(|&i| i64::from(i)).chain(std::iter::repeat_n(0, padding)));
+        input_ids.extend(
+            row.ids
+                .iter()
+                .map(|&i| i64::from(i))
+                .chain(std::iter::repeat_n(i64::from(pad_id), padding)),
+        );
+        attention_mask
+            .extend(std::iter::repeat_n(1, row.len()).chain(std::iter::repeat_n(0, padding)));
+        token_type_ids.extend(
+            row.type_ids
+                .iter()
+                .map(|&i| i64::from(i))
+                .chain(std::iter::repeat_n(0, padding)),
+        );
     }
-    PaddedBatch { rows: rows.len(), cols, input_ids, attention_mask, token_type_ids }
+    PaddedBatch {
+        rows: rows.len(),
+        cols,
+        input_ids,
+        attention_mask,
+        token_type_ids,
+    }
 }
 
 #[cfg(test)]
@@ -56,8 +76,14 @@ mod tests {
 
     #[test]
     fn pad_masks_and_pads_to_the_longest_row() {
-        let a = Encoded { ids: vec![101, 7, 102], type_ids: vec![0, 0, 0] };
-        let b = Encoded { ids: vec![101, 102], type_ids: vec![0, 1] };
+        let a = Encoded {
+            ids: vec![101, 7, 102],
+            type_ids: vec![0, 0, 0],
+        };
+        let b = Encoded {
+            ids: vec![101, 102],
+            type_ids: vec![0, 1],
+        };
         let batch = pad(&[&a, &b], 0);
         assert_eq!((batch.rows, batch.cols), (2, 3));
         assert_eq!(batch.input_ids, vec![101, 7, 102, 101, 102, 0]);

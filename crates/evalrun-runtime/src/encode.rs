@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use tokenizers::{EncodeInput, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{
+    EncodeInput, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+};
 
 use crate::error::RuntimeError;
 
@@ -33,13 +35,24 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
-    pub fn load(path: &Path, max_length: usize, fallback_pad_id: Option<u32>) -> Result<Self, RuntimeError> {
-        let fail = |message: String| RuntimeError::Tokenizer { path: path.to_path_buf(), message };
+    pub fn load(
+        path: &Path,
+        max_length: usize,
+        fallback_pad_id: Option<u32>,
+    ) -> Result<Self, RuntimeError> {
+        let fail = |message: String| RuntimeError::Tokenizer {
+            path: path.to_path_buf(),
+            message,
+        };
         let mut tokenizer = Tokenizer::from_file(path).map_err(|e| fail(e.to_string()))?;
         let pad_id = tokenizer
             .get_padding()
             .map(|p| p.pad_id)
-            .or_else(|| ["[PAD]", "<pad>"].iter().find_map(|t| tokenizer.token_to_id(t)))
+            .or_else(|| {
+                ["[PAD]", "<pad>"]
+                    .iter()
+                    .find_map(|t| tokenizer.token_to_id(t))
+            })
             .or(fallback_pad_id)
             .unwrap_or(0);
         tokenizer.with_padding(None);
@@ -51,7 +64,11 @@ impl TextEncoder {
                 direction: TruncationDirection::Right,
             }))
             .map_err(|e| fail(e.to_string()))?;
-        Ok(Self { tokenizer, pad_id, max_length })
+        Ok(Self {
+            tokenizer,
+            pad_id,
+            max_length,
+        })
     }
 
     pub fn pad_id(&self) -> u32 {
@@ -71,13 +88,19 @@ impl TextEncoder {
                 None => EncodeInput::Single((*a).into()),
             })
             .collect();
-        let encodings = self.tokenizer.encode_batch(batch, true).map_err(|e| RuntimeError::Tokenizer {
-            path: "tokenizer.json".into(),
-            message: e.to_string(),
-        })?;
+        let encodings =
+            self.tokenizer
+                .encode_batch(batch, true)
+                .map_err(|e| RuntimeError::Tokenizer {
+                    path: "tokenizer.json".into(),
+                    message: e.to_string(),
+                })?;
         Ok(encodings
             .into_iter()
-            .map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() })
+            .map(|e| Encoded {
+                ids: e.get_ids().to_vec(),
+                type_ids: e.get_type_ids().to_vec(),
+            })
             .collect())
     }
 }

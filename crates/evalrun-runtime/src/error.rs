@@ -29,15 +29,31 @@ pub enum RuntimeError {
     #[error("tokenizer `{path}` does not load: {message}")]
     Tokenizer { path: PathBuf, message: String },
     #[error("model input `{name}` is missing from `{path}` (the model has inputs: {present})")]
-    MissingInput { name: String, path: PathBuf, present: String },
+    MissingInput {
+        name: String,
+        path: PathBuf,
+        present: String,
+    },
     #[error("model input `{name}` of `{path}` is not one evalrun can feed (it feeds input_ids, attention_mask, token_type_ids)")]
     UnexpectedInput { name: String, path: PathBuf },
     #[error("model input `{name}` of `{path}` has type {found}; evalrun feeds int64 tensors")]
-    InputType { name: String, path: PathBuf, found: String },
+    InputType {
+        name: String,
+        path: PathBuf,
+        found: String,
+    },
     #[error("model `{path}` has none of the outputs evalrun reads ({expected}); its outputs are: {present}")]
-    MissingOutput { path: PathBuf, expected: &'static str, present: String },
+    MissingOutput {
+        path: PathBuf,
+        expected: &'static str,
+        present: String,
+    },
     #[error("ONNX Runtime failed while {context}: {message}")]
     Ort { context: String, message: String },
     #[error("model output `{name}` has shape {shape:?}, expected {expected}")]
-    OutputShape { name: String, shape: Vec<i64>, expected: String },
+    OutputShape {
+        name: String,
+        shape: Vec<i64>,
+        expected: String,
+    },
 }

@@ -18,7 +18,9 @@ pub fn find_library() -> Result<PathBuf, RuntimeError> {
             return Ok(path);
         }
         // An explicit choice that does not exist is an error, not a hint to look elsewhere.
-        return Err(RuntimeError::LibraryNotFound { searched: format!("ORT_DYLIB_PATH=`{}` (no such file)", path.display()) });
+        return Err(RuntimeError::LibraryNotFound {
+            searched: format!("ORT_DYLIB_PATH=`{}` (no such file)", path.display()),
+        });
     }
     for venv in venv_candidates() {
         if let Some(found) = in_site_packages(&venv) {
@@ -41,7 +43,9 @@ pub fn find_library() -> Result<PathBuf, RuntimeError> {
         }
         searched.push(format!("`{}`", dir.display()));
     }
-    Err(RuntimeError::LibraryNotFound { searched: searched.join(", ") })
+    Err(RuntimeError::LibraryNotFound {
+        searched: searched.join(", "),
+    })
 }
 
 fn venv_candidates() -> Vec<PathBuf> {
@@ -49,7 +53,12 @@ fn venv_candidates() -> Vec<PathBuf> {
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
         out.push(PathBuf::from(venv));
     }
-    let starts = [std::env::current_dir().ok(), std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf))];
+    let starts = [
+        std::env::current_dir().ok(),
+        std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(Path::to_path_buf)),
+    ];
     for start in starts.into_iter().flatten() {
         for dir in start.ancestors() {
             let venv = dir.join(".venv");
@@ -65,7 +74,10 @@ fn in_site_packages(venv: &Path) -> Option<PathBuf> {
     let lib = std::fs::read_dir(venv.join("lib")).ok()?;
     let mut pythons: Vec<PathBuf> = lib.flatten().map(|e| e.path()).collect();
     pythons.sort();
-    pythons.into_iter().rev().find_map(|python| in_dir(&python.join("site-packages/onnxruntime/capi")))
+    pythons
+        .into_iter()
+        .rev()
+        .find_map(|python| in_dir(&python.join("site-packages/onnxruntime/capi")))
 }
 
 /// `libonnxruntime.so.<version>` (newest) or `libonnxruntime.so` / `.dylib` in `dir`.
@@ -76,7 +88,9 @@ fn in_dir(dir: &Path) -> Option<PathBuf> {
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            (name.starts_with("libonnxruntime.so") || name == "libonnxruntime.dylib" || name == "onnxruntime.dll")
+            (name.starts_with("libonnxruntime.so")
+                || name == "libonnxruntime.dylib"
+                || name == "onnxruntime.dll")
                 && !name.contains("providers")
         })
         .collect();
@@ -101,7 +115,15 @@ fn system_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
         .map(|v| std::env::split_paths(&v).collect())
         .unwrap_or_default();
-    dirs.extend(["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"].map(PathBuf::from));
+    dirs.extend(
+        [
+            "/usr/local/lib",
+            "/usr/lib",
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib/aarch64-linux-gnu",
+        ]
+        .map(PathBuf::from),
+    );
     dirs
 }
 
@@ -109,7 +131,10 @@ fn system_dirs() -> Vec<PathBuf> {
 pub fn version_from_file_name(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     let version = name.strip_prefix("libonnxruntime.so.")?;
-    version.chars().all(|c| c.is_ascii_digit() || c == '.').then(|| version.to_string())
+    version
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.')
+        .then(|| version.to_string())
 }
 
 #[cfg(test)]
@@ -119,17 +144,28 @@ mod tests {
     #[test]
     fn finds_the_wheel_layout_in_a_venv() {
         let dir = tempfile::tempdir().unwrap();
-        let capi = dir.path().join("lib/python3.11/site-packages/onnxruntime/capi");
+        let capi = dir
+            .path()
+            .join("lib/python3.11/site-packages/onnxruntime/capi");
         std::fs::create_dir_all(&capi).unwrap();
         std::fs::write(capi.join("libonnxruntime_providers_shared.so"), b"").unwrap();
         assert_eq!(in_site_packages(dir.path()), None);
         std::fs::write(capi.join("libonnxruntime.so.1.31.1"), b"").unwrap();
-        assert_eq!(in_site_packages(dir.path()), Some(capi.join("libonnxruntime.so.1.31.1")));
+        assert_eq!(
+            in_site_packages(dir.path()),
+            Some(capi.join("libonnxruntime.so.1.31.1"))
+        );
     }
 
     #[test]
     fn versions_come_from_file_names() {
-        assert_eq!(version_from_file_name(Path::new("/x/libonnxruntime.so.1.31.1")).as_deref(), Some("1.31.1"));
-        assert_eq!(version_from_file_name(Path::new("/x/libonnxruntime.so")), None);
+        assert_eq!(
+            version_from_file_name(Path::new("/x/libonnxruntime.so.1.31.1")).as_deref(),
+            Some("1.31.1")
+        );
+        assert_eq!(
+            version_from_file_name(Path::new("/x/libonnxruntime.so")),
+            None
+        );
     }
 }

@@ -23,18 +23,30 @@ pub struct ModelFiles {
 impl ModelFiles {
     pub fn locate(dir: &Path) -> Result<Self, RuntimeError> {
         if !dir.is_dir() {
-            return Err(RuntimeError::ModelNotFound { dir: dir.to_path_buf() });
+            return Err(RuntimeError::ModelNotFound {
+                dir: dir.to_path_buf(),
+            });
         }
         let onnx = [dir.join("model.onnx"), dir.join("onnx/model.onnx")]
             .into_iter()
             .find(|p| p.is_file())
-            .ok_or_else(|| RuntimeError::ModelNotFound { dir: dir.to_path_buf() })?;
+            .ok_or_else(|| RuntimeError::ModelNotFound {
+                dir: dir.to_path_buf(),
+            })?;
         let tokenizer = dir.join("tokenizer.json");
         if !tokenizer.is_file() {
-            return Err(RuntimeError::MissingFile { path: tokenizer, why: "evalrun tokenizes with the HF tokenizers library" });
+            return Err(RuntimeError::MissingFile {
+                path: tokenizer,
+                why: "evalrun tokenizes with the HF tokenizers library",
+            });
         }
         let config = Some(dir.join("config.json")).filter(|p| p.is_file());
-        Ok(Self { dir: dir.to_path_buf(), onnx, tokenizer, config })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            onnx,
+            tokenizer,
+            config,
+        })
     }
 }
 
@@ -99,8 +111,14 @@ struct Module {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RuntimeError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::BadConfig { path: path.to_path_buf(), message: e.to_string() })?;
-    serde_json::from_str(&text).map_err(|e| RuntimeError::BadConfig { path: path.to_path_buf(), message: e.to_string() })
+    let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::BadConfig {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| RuntimeError::BadConfig {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 impl ModelConfig {
@@ -134,16 +152,29 @@ impl ModelConfig {
             if let Some(pooling) = modules.iter().find(|m| m.kind.ends_with("Pooling")) {
                 let path = dir.join(&pooling.path).join("config.json");
                 let raw: PoolingConfig = read_json(&path)?;
-                config.pooling = Some(match (raw.pooling_mode_mean_tokens, raw.pooling_mode_cls_token) {
-                    (true, false) if !raw.pooling_mode_max_tokens && !raw.pooling_mode_mean_sqrt_len_tokens => Pooling::Mean,
-                    (false, true) if !raw.pooling_mode_max_tokens && !raw.pooling_mode_mean_sqrt_len_tokens => Pooling::Cls,
-                    _ => {
-                        return Err(RuntimeError::BadConfig {
-                            path,
-                            message: "only mean pooling or CLS pooling alone is supported".into(),
-                        })
-                    }
-                });
+                config.pooling = Some(
+                    match (raw.pooling_mode_mean_tokens, raw.pooling_mode_cls_token) {
+                        (true, false)
+                            if !raw.pooling_mode_max_tokens
+                                && !raw.pooling_mode_mean_sqrt_len_tokens =>
+                        {
+                            Pooling::Mean
+                        }
+                        (false, true)
+                            if !raw.pooling_mode_max_tokens
+                                && !raw.pooling_mode_mean_sqrt_len_tokens =>
+                        {
+                            Pooling::Cls
+                        }
+                        _ => {
+                            return Err(RuntimeError::BadConfig {
+                                path,
+                                message: "only mean pooling or CLS pooling alone is supported"
+                                    .into(),
+                            })
+                        }
+                    },
+                );
             }
         }
         Ok(config)
@@ -160,6 +191,7 @@ impl ModelConfig {
     /// The default truncation length: sentence-transformers' `max_seq_length` when present,
     /// else min(512, `max_position_embeddings`).
     pub fn default_max_length(&self) -> usize {
-        self.sentence_max_seq_length.unwrap_or_else(|| self.max_position_embeddings.map_or(512, |m| m.min(512)))
+        self.sentence_max_seq_length
+            .unwrap_or_else(|| self.max_position_embeddings.map_or(512, |m| m.min(512)))
     }
 }

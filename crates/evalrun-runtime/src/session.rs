@@ -18,7 +18,10 @@ use crate::library::{find_library, version_from_file_name};
 use crate::model::{ModelConfig, ModelFiles, Pooling};
 
 fn ort_error<E: fmt::Display>(context: &str) -> impl FnOnce(E) -> RuntimeError + '_ {
-    move |e| RuntimeError::Ort { context: context.to_string(), message: e.to_string() }
+    move |e| RuntimeError::Ort {
+        context: context.to_string(),
+        message: e.to_string(),
+    }
 }
 
 /// Where the graph runs.
@@ -32,13 +35,19 @@ impl FromStr for Device {
     type Err = RuntimeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || RuntimeError::BadDevice { device: s.to_string() };
+        let bad = || RuntimeError::BadDevice {
+            device: s.to_string(),
+        };
         match s {
             "cpu" => Ok(Device::Cpu),
             "cuda" => Ok(Device::Cuda(0)),
             _ => {
                 let id = s.strip_prefix("cuda:").ok_or_else(bad)?;
-                id.parse::<i32>().ok().filter(|i| *i >= 0).map(Device::Cuda).ok_or_else(bad)
+                id.parse::<i32>()
+                    .ok()
+                    .filter(|i| *i >= 0)
+                    .map(Device::Cuda)
+                    .ok_or_else(bad)
             }
         }
     }
@@ -83,12 +92,23 @@ impl Runtime {
                 });
             }
         }
-        let builder = ort::init_from(&library)
-            .map_err(|e| RuntimeError::LibraryLoad { path: library.clone(), message: e.to_string() })?;
-        let environment = builder.with_name("evalrun").build().map_err(ort_error("creating the environment"))?;
-        let version = version_from_file_name(&library).unwrap_or_else(|| version_from_build_info(ort::info()));
+        let builder = ort::init_from(&library).map_err(|e| RuntimeError::LibraryLoad {
+            path: library.clone(),
+            message: e.to_string(),
+        })?;
+        let environment = builder
+            .with_name("evalrun")
+            .build()
+            .map_err(ort_error("creating the environment"))?;
+        let version = version_from_file_name(&library)
+            .unwrap_or_else(|| version_from_build_info(ort::info()));
         tracing::info!(library = %library.display(), %version, "loaded ONNX Runtime");
-        Ok(Self { environment, library, version, options })
+        Ok(Self {
+            environment,
+            library,
+            version,
+            options,
+        })
     }
 
     pub fn library(&self) -> &Path {
@@ -154,7 +174,11 @@ pub struct Model {
 impl Model {
     /// Opens `dir`, checks the graph's inputs and outputs, and loads the tokenizer with
     /// truncation at `max_length` (default [`ModelConfig::default_max_length`]).
-    pub fn load(runtime: &Runtime, dir: &Path, max_length: Option<usize>) -> Result<Self, RuntimeError> {
+    pub fn load(
+        runtime: &Runtime,
+        dir: &Path,
+        max_length: Option<usize>,
+    ) -> Result<Self, RuntimeError> {
         let files = ModelFiles::locate(dir)?;
         let config = ModelConfig::load(&files)?;
         let mut builder = Session::builder(&runtime.environment)
@@ -165,23 +189,40 @@ impl Model {
             .map_err(ort_error("setting the thread count"))?;
         if let Device::Cuda(id) = runtime.options.device {
             if !ort::ep::CUDA::is_available().unwrap_or(false) {
-                return Err(RuntimeError::CudaUnavailable { reason: "this ONNX Runtime build does not list the CUDA provider".into() });
+                return Err(RuntimeError::CudaUnavailable {
+                    reason: "this ONNX Runtime build does not list the CUDA provider".into(),
+                });
             }
-            let cuda = ort::ep::CUDA::default().with_device_id(id).build().error_on_failure();
-            builder = builder
-                .with_execution_providers([cuda])
-                .map_err(|e| RuntimeError::CudaUnavailable { reason: e.to_string() })?;
+            let cuda = ort::ep::CUDA::default()
+                .with_device_id(id)
+                .build()
+                .error_on_failure();
+            builder = builder.with_execution_providers([cuda]).map_err(|e| {
+                RuntimeError::CudaUnavailable {
+                    reason: e.to_string(),
+                }
+            })?;
         }
         let session = builder
             .commit_from_file(&files.onnx)
-            .map_err(|e| RuntimeError::Ort { context: format!("loading `{}`", files.onnx.display()), message: e.to_string() })?;
+            .map_err(|e| RuntimeError::Ort {
+                context: format!("loading `{}`", files.onnx.display()),
+                message: e.to_string(),
+            })?;
 
         let takes_token_type_ids = check_inputs(&session, &files.onnx)?;
         let head = find_head(&session, &files.onnx, &config)?;
         let max_length = max_length.unwrap_or_else(|| config.default_max_length());
         let encoder = TextEncoder::load(&files.tokenizer, max_length, config.pad_token_id)?;
         tracing::info!(model = %files.onnx.display(), ?head, max_length, "model loaded");
-        Ok(Self { session, files, config, head, takes_token_type_ids, encoder })
+        Ok(Self {
+            session,
+            files,
+            config,
+            head,
+            takes_token_type_ids,
+            encoder,
+        })
     }
 
     pub fn files(&self) -> &ModelFiles {
@@ -233,7 +274,12 @@ impl Model {
     }
 
     /// L2-normalised sentence embeddings of `texts`, in input order.
-    pub fn embed(&mut self, texts: &[&str], batch_size: usize, progress: &mut dyn FnMut(usize)) -> Result<Vec<Vec<f32>>, RuntimeError> {
+    pub fn embed(
+        &mut self,
+        texts: &[&str],
+        batch_size: usize,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Vec<f32>>, RuntimeError> {
         let inputs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (*t, None)).collect();
         let encoded = self.encoder.encode(&inputs)?;
         let head = self.head;
@@ -241,12 +287,24 @@ impl Model {
         self.run_batches(&encoded, batch_size, progress, |shape, data, batch| {
             let rows = batch.rows;
             let vectors: Vec<Vec<f64>> = match (head, shape) {
-                (Head::SentenceEmbedding, [r, h]) if *r as usize == rows => {
-                    data.chunks(*h as usize).map(|v| v.iter().map(|&x| f64::from(x)).collect()).collect()
-                }
-                (Head::TokenStates, [r, t, h]) if *r as usize == rows && *t as usize == batch.cols => {
+                (Head::SentenceEmbedding, [r, h]) if *r as usize == rows => data
+                    .chunks(*h as usize)
+                    .map(|v| v.iter().map(|&x| f64::from(x)).collect())
+                    .collect(),
+                (Head::TokenStates, [r, t, h])
+                    if *r as usize == rows && *t as usize == batch.cols =>
+                {
                     let (t, h) = (*t as usize, *h as usize);
-                    (0..rows).map(|r| pool(&data[r * t * h..(r + 1) * t * h], &batch.attention_mask[r * t..(r + 1) * t], h, pooling)).collect()
+                    (0..rows)
+                        .map(|r| {
+                            pool(
+                                &data[r * t * h..(r + 1) * t * h],
+                                &batch.attention_mask[r * t..(r + 1) * t],
+                                h,
+                                pooling,
+                            )
+                        })
+                        .collect()
                 }
                 _ => {
                     return Err(RuntimeError::OutputShape {
@@ -277,20 +335,31 @@ impl Model {
             let batch = pad(&rows, self.encoder.pad_id());
             let shape = [batch.rows as i64, batch.cols as i64];
             let tensor = |data: &Vec<i64>| -> Result<SessionInputValue<'static>, RuntimeError> {
-                Ok(Tensor::from_array((shape, data.clone())).map_err(ort_error("creating an input tensor"))?.into())
+                Ok(Tensor::from_array((shape, data.clone()))
+                    .map_err(ort_error("creating an input tensor"))?
+                    .into())
             };
-            let mut inputs: Vec<(&str, SessionInputValue<'static>)> =
-                vec![("input_ids", tensor(&batch.input_ids)?), ("attention_mask", tensor(&batch.attention_mask)?)];
+            let mut inputs: Vec<(&str, SessionInputValue<'static>)> = vec![
+                ("input_ids", tensor(&batch.input_ids)?),
+                ("attention_mask", tensor(&batch.attention_mask)?),
+            ];
             if self.takes_token_type_ids {
                 inputs.push(("token_type_ids", tensor(&batch.token_type_ids)?));
             }
-            let outputs = self.session.run(inputs).map_err(ort_error("running a batch"))?;
-            let value = outputs.get(output).ok_or_else(|| RuntimeError::MissingOutput {
-                path: self.files.onnx.clone(),
-                expected: "the output seen at load time",
-                present: output.to_string(),
-            })?;
-            let (out_shape, data) = value.try_extract_tensor::<f32>().map_err(ort_error("reading the output tensor"))?;
+            let outputs = self
+                .session
+                .run(inputs)
+                .map_err(ort_error("running a batch"))?;
+            let value = outputs
+                .get(output)
+                .ok_or_else(|| RuntimeError::MissingOutput {
+                    path: self.files.onnx.clone(),
+                    expected: "the output seen at load time",
+                    present: output.to_string(),
+                })?;
+            let (out_shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(ort_error("reading the output tensor"))?;
             let values = rows_of(out_shape, data, &batch)?;
             for (value, &i) in values.into_iter().zip(&indices) {
                 results[i] = value;
@@ -307,16 +376,32 @@ fn check_inputs(session: &Session, path: &Path) -> Result<bool, RuntimeError> {
     let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
     for required in ["input_ids", "attention_mask"] {
         if !names.contains(&required) {
-            return Err(RuntimeError::MissingInput { name: required.into(), path: path.to_path_buf(), present: names.join(", ") });
+            return Err(RuntimeError::MissingInput {
+                name: required.into(),
+                path: path.to_path_buf(),
+                present: names.join(", "),
+            });
         }
     }
     for input in session.inputs() {
         if !["input_ids", "attention_mask", "token_type_ids"].contains(&input.name()) {
-            return Err(RuntimeError::UnexpectedInput { name: input.name().into(), path: path.to_path_buf() });
+            return Err(RuntimeError::UnexpectedInput {
+                name: input.name().into(),
+                path: path.to_path_buf(),
+            });
         }
         match input.dtype() {
-            ValueType::Tensor { ty: TensorElementType::Int64, .. } => {}
-            other => return Err(RuntimeError::InputType { name: input.name().into(), path: path.to_path_buf(), found: other.to_string() }),
+            ValueType::Tensor {
+                ty: TensorElementType::Int64,
+                ..
+            } => {}
+            other => {
+                return Err(RuntimeError::InputType {
+                    name: input.name().into(),
+                    path: path.to_path_buf(),
+                    found: other.to_string(),
+                })
+            }
         }
     }
     Ok(names.contains(&"token_type_ids"))
@@ -325,12 +410,23 @@ fn check_inputs(session: &Session, path: &Path) -> Result<bool, RuntimeError> {
 fn find_head(session: &Session, path: &Path, config: &ModelConfig) -> Result<Head, RuntimeError> {
     let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
     if let Some(logits) = session.outputs().iter().find(|o| o.name() == "logits") {
-        let from_graph = logits.dtype().tensor_shape().and_then(|s| s.last().copied()).filter(|d| *d > 0).map(|d| d as usize);
-        let num_labels = from_graph.or_else(|| config.label_names().map(|n| n.len())).ok_or_else(|| RuntimeError::OutputShape {
-            name: "logits".into(),
-            shape: logits.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default(),
-            expected: "a fixed number of labels (or `id2label` in config.json)".into(),
-        })?;
+        let from_graph = logits
+            .dtype()
+            .tensor_shape()
+            .and_then(|s| s.last().copied())
+            .filter(|d| *d > 0)
+            .map(|d| d as usize);
+        let num_labels = from_graph
+            .or_else(|| config.label_names().map(|n| n.len()))
+            .ok_or_else(|| RuntimeError::OutputShape {
+                name: "logits".into(),
+                shape: logits
+                    .dtype()
+                    .tensor_shape()
+                    .map(|s| s.to_vec())
+                    .unwrap_or_default(),
+                expected: "a fixed number of labels (or `id2label` in config.json)".into(),
+            })?;
         return Ok(Head::Logits { num_labels });
     }
     if outputs.contains(&"sentence_embedding") {
@@ -382,7 +478,11 @@ mod tests {
         assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
         assert_eq!("cuda".parse::<Device>().unwrap(), Device::Cuda(0));
         assert_eq!("cuda:3".parse::<Device>().unwrap(), Device::Cuda(3));
-        assert!("gpu".parse::<Device>().unwrap_err().to_string().contains("`gpu` is not a device"));
+        assert!("gpu"
+            .parse::<Device>()
+            .unwrap_err()
+            .to_string()
+            .contains("`gpu` is not a device"));
         assert!("cuda:-1".parse::<Device>().is_err());
     }
 
@@ -397,6 +497,9 @@ mod tests {
 
     #[test]
     fn build_info_versions() {
-        assert_eq!(version_from_build_info("ORT Build Info: git-branch=rel-1.31.1, git-commit-id=abc"), "1.31.1");
+        assert_eq!(
+            version_from_build_info("ORT Build Info: git-branch=rel-1.31.1, git-commit-id=abc"),
+            "1.31.1"
+        );
     }
 }

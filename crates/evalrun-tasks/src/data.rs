@@ -26,11 +26,19 @@ pub struct Dataset {
 
 /// Reads `split` of `task` from `data_dir`.
 pub fn load_split(task: &TaskSpec, split: &str, data_dir: &Path) -> Result<Dataset, DataError> {
-    let spec = task.splits.get(split).ok_or_else(|| DataError::NoSuchSplit {
-        task: task.name.clone(),
-        split: split.to_string(),
-        available: task.splits.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
-    })?;
+    let spec = task
+        .splits
+        .get(split)
+        .ok_or_else(|| DataError::NoSuchSplit {
+            task: task.name.clone(),
+            split: split.to_string(),
+            available: task
+                .splits
+                .keys()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
     let path = data_dir.join(&spec.path);
     let bytes = read(task, split, &path)?;
     let sha256 = hex_sha256(&bytes);
@@ -40,23 +48,46 @@ pub fn load_split(task: &TaskSpec, split: &str, data_dir: &Path) -> Result<Datas
         let labels_path = data_dir.join(&labels.path);
         let label_bytes = read(task, split, &labels_path)?;
         labels_sha256 = Some(hex_sha256(&label_bytes));
-        attach_jsonl_labels(&labels_path, &label_bytes, labels, &task.labels, &path, &mut examples)?;
+        attach_jsonl_labels(
+            &labels_path,
+            &label_bytes,
+            labels,
+            &task.labels,
+            &path,
+            &mut examples,
+        )?;
     }
-    Ok(Dataset { split: split.to_string(), path, sha256, labels_sha256, examples })
+    Ok(Dataset {
+        split: split.to_string(),
+        path,
+        sha256,
+        labels_sha256,
+        examples,
+    })
 }
 
 fn read(task: &TaskSpec, split: &str, path: &Path) -> Result<Vec<u8>, DataError> {
     std::fs::read(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            DataError::Missing { task: task.name.clone(), split: split.to_string(), path: path.to_path_buf() }
+            DataError::Missing {
+                task: task.name.clone(),
+                split: split.to_string(),
+                path: path.to_path_buf(),
+            }
         } else {
-            DataError::Io { path: path.to_path_buf(), source }
+            DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         }
     })
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Splits a file into (1-based line number, line) pairs without line endings, dropping the
@@ -70,25 +101,45 @@ fn lines<'a>(path: &Path, bytes: &'a [u8]) -> Result<Vec<(usize, &'a str)>, Data
     }
     for (i, raw) in parts.into_iter().enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = std::str::from_utf8(raw).map_err(|_| DataError::Encoding { path: path.to_path_buf(), line: i + 1 })?;
+        let line = std::str::from_utf8(raw).map_err(|_| DataError::Encoding {
+            path: path.to_path_buf(),
+            line: i + 1,
+        })?;
         out.push((i + 1, line));
     }
     Ok(out)
 }
 
-fn parse_tsv(path: &Path, bytes: &[u8], spec: &SplitSpec, labels: &LabelSpec) -> Result<Vec<Example>, DataError> {
+fn parse_tsv(
+    path: &Path,
+    bytes: &[u8],
+    spec: &SplitSpec,
+    labels: &LabelSpec,
+) -> Result<Vec<Example>, DataError> {
     let mut fields: Vec<(&str, usize)> = vec![("text_a", spec.text_a)];
     fields.extend(spec.text_b.map(|c| ("text_b", c)));
     fields.extend(spec.label.map(|c| ("label", c)));
     fields.extend(spec.index.map(|c| ("index", c)));
-    let widest = fields.iter().map(|(_, c)| *c).max().expect("text_a is always present");
+    let widest = fields
+        .iter()
+        .map(|(_, c)| *c)
+        .max()
+        .expect("text_a is always present");
 
     let mut examples = Vec::new();
-    for (line_no, line) in lines(path, bytes)?.into_iter().skip(usize::from(spec.header)) {
+    for (line_no, line) in lines(path, bytes)?
+        .into_iter()
+        .skip(usize::from(spec.header))
+    {
         let columns: Vec<&str> = line.split('\t').collect();
         if columns.len() <= widest {
             // Name the first field the row lacks.
-            let (field, column) = fields.iter().copied().filter(|(_, c)| *c >= columns.len()).min_by_key(|(_, c)| *c).expect("some field is missing");
+            let (field, column) = fields
+                .iter()
+                .copied()
+                .filter(|(_, c)| *c >= columns.len())
+                .min_by_key(|(_, c)| *c)
+                .expect("some field is missing");
             return Err(DataError::TooFewColumns {
                 path: path.to_path_buf(),
                 line: line_no,
@@ -108,28 +159,53 @@ fn parse_tsv(path: &Path, bytes: &[u8], spec: &SplitSpec, labels: &LabelSpec) ->
             text_a: columns[spec.text_a].to_string(),
             text_b: spec.text_b.map(|c| columns[c].to_string()),
             gold,
-            index: Some(spec.index.map_or_else(|| id.to_string(), |c| columns[c].to_string())),
+            index: Some(
+                spec.index
+                    .map_or_else(|| id.to_string(), |c| columns[c].to_string()),
+            ),
         });
     }
     Ok(examples)
 }
 
-fn parse_label(labels: &LabelSpec, raw: &str, path: &Path, line: usize, field: &str) -> Result<Gold, DataError> {
+fn parse_label(
+    labels: &LabelSpec,
+    raw: &str,
+    path: &Path,
+    line: usize,
+    field: &str,
+) -> Result<Gold, DataError> {
     let value = raw.trim();
     match labels {
         LabelSpec::Classification { names, values, .. } => {
             let values = values.as_deref().unwrap_or(names);
-            values.iter().position(|v| v == value).map(Gold::Class).ok_or_else(|| DataError::UnknownLabel {
+            values
+                .iter()
+                .position(|v| v == value)
+                .map(Gold::Class)
+                .ok_or_else(|| DataError::UnknownLabel {
+                    path: path.to_path_buf(),
+                    line,
+                    field: field.to_string(),
+                    value: value.to_string(),
+                    expected: values
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+        }
+        LabelSpec::Regression {} => value
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(Gold::Score)
+            .ok_or_else(|| DataError::NotANumber {
                 path: path.to_path_buf(),
                 line,
                 field: field.to_string(),
                 value: value.to_string(),
-                expected: values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "),
-            })
-        }
-        LabelSpec::Regression {} => value.parse::<f64>().ok().filter(|v| v.is_finite()).map(Gold::Score).ok_or_else(|| {
-            DataError::NotANumber { path: path.to_path_buf(), line, field: field.to_string(), value: value.to_string() }
-        }),
+            }),
     }
 }
 
@@ -146,15 +222,31 @@ fn attach_jsonl_labels(
         if line.trim().is_empty() {
             continue;
         }
-        let json_error = |message: String| DataError::Json { path: labels_path.to_path_buf(), line: line_no, message };
-        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| json_error(e.to_string()))?;
+        let json_error = |message: String| DataError::Json {
+            path: labels_path.to_path_buf(),
+            line: line_no,
+            message,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| json_error(e.to_string()))?;
         let raw = match value.get(&spec.field) {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(serde_json::Value::Bool(b)) => b.to_string(),
             Some(serde_json::Value::Number(n)) => n.to_string(),
-            _ => return Err(json_error(format!("field `{}` is missing or not a string, boolean or number", spec.field))),
+            _ => {
+                return Err(json_error(format!(
+                    "field `{}` is missing or not a string, boolean or number",
+                    spec.field
+                )))
+            }
         };
-        golds.push(parse_label(labels, &raw, labels_path, line_no, &spec.field)?);
+        golds.push(parse_label(
+            labels,
+            &raw,
+            labels_path,
+            line_no,
+            &spec.field,
+        )?);
     }
     if golds.len() != examples.len() {
         return Err(DataError::LabelCountMismatch {
@@ -175,7 +267,15 @@ mod tests {
     use super::*;
 
     fn mrpc_like() -> (SplitSpec, LabelSpec) {
-        let split = SplitSpec { path: "x".into(), header: true, text_a: 3, text_b: Some(4), label: Some(0), index: None, labels_from: None };
+        let split = SplitSpec {
+            path: "x".into(),
+            header: true,
+            text_a: 3,
+            text_b: Some(4),
+            label: Some(0),
+            index: None,
+            labels_from: None,
+        };
         let labels = LabelSpec::Classification {
             names: vec!["not_equivalent".into(), "equivalent".into()],
             values: Some(vec!["0".into(), "1".into()]),
@@ -201,35 +301,97 @@ mod tests {
     fn short_rows_name_file_line_and_field() {
         let (split, labels) = mrpc_like();
         let text = "h\nh\nh\nh\nh\n1\t1\t2\tonly a\n";
-        let err = parse_tsv(Path::new("dev.tsv"), text.replace("h\nh\nh\nh\n", "").as_bytes(), &split, &labels).unwrap_err();
+        let err = parse_tsv(
+            Path::new("dev.tsv"),
+            text.replace("h\nh\nh\nh\n", "").as_bytes(),
+            &split,
+            &labels,
+        )
+        .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("`dev.tsv` line 2") && msg.contains("text_b") && msg.contains("found 4"), "{msg}");
+        assert!(
+            msg.contains("`dev.tsv` line 2") && msg.contains("text_b") && msg.contains("found 4"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn unknown_labels_and_bad_numbers_are_errors() {
         let (split, labels) = mrpc_like();
-        let err = parse_tsv(Path::new("d.tsv"), b"h\n2\ta\tb\tc\td\n", &split, &labels).unwrap_err().to_string();
-        assert!(err.contains("line 2") && err.contains("unknown label `2`") && err.contains("`0`, `1`"), "{err}");
-        let split = SplitSpec { label: Some(2), text_a: 0, text_b: None, ..split };
-        let err = parse_tsv(Path::new("s.tsv"), b"h\na\tb\tfive\n", &split, &LabelSpec::Regression {}).unwrap_err().to_string();
+        let err = parse_tsv(Path::new("d.tsv"), b"h\n2\ta\tb\tc\td\n", &split, &labels)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("unknown label `2`") && err.contains("`0`, `1`"),
+            "{err}"
+        );
+        let split = SplitSpec {
+            label: Some(2),
+            text_a: 0,
+            text_b: None,
+            ..split
+        };
+        let err = parse_tsv(
+            Path::new("s.tsv"),
+            b"h\na\tb\tfive\n",
+            &split,
+            &LabelSpec::Regression {},
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("line 2") && err.contains("`five`"), "{err}");
     }
 
     #[test]
     fn jsonl_labels_accept_strings_booleans_and_numbers() {
-        let labels = LabelSpec::Classification { names: vec!["false".into(), "true".into()], values: None, positive: None, head: None };
+        let labels = LabelSpec::Classification {
+            names: vec!["false".into(), "true".into()],
+            values: None,
+            positive: None,
+            head: None,
+        };
         let mut examples: Vec<Example> = (0..3)
-            .map(|id| Example { id, text_a: "t".into(), text_b: None, gold: None, index: None })
+            .map(|id| Example {
+                id,
+                text_a: "t".into(),
+                text_b: None,
+                gold: None,
+                index: None,
+            })
             .collect();
-        let spec = JsonlLabels { path: "l.jsonl".into(), field: "label".into() };
+        let spec = JsonlLabels {
+            path: "l.jsonl".into(),
+            field: "label".into(),
+        };
         let text = b"{\"label\": true}\n{\"label\": \"false\"}\n{\"label\": \"true\"}\n";
-        attach_jsonl_labels(Path::new("l.jsonl"), text, &spec, &labels, Path::new("t.tsv"), &mut examples).unwrap();
+        attach_jsonl_labels(
+            Path::new("l.jsonl"),
+            text,
+            &spec,
+            &labels,
+            Path::new("t.tsv"),
+            &mut examples,
+        )
+        .unwrap();
         let golds: Vec<_> = examples.iter().map(|e| e.gold).collect();
-        assert_eq!(golds, [Some(Gold::Class(1)), Some(Gold::Class(0)), Some(Gold::Class(1))]);
-        let err = attach_jsonl_labels(Path::new("l.jsonl"), b"{}\n", &spec, &labels, Path::new("t.tsv"), &mut examples)
-            .unwrap_err()
-            .to_string();
+        assert_eq!(
+            golds,
+            [
+                Some(Gold::Class(1)),
+                Some(Gold::Class(0)),
+                Some(Gold::Class(1))
+            ]
+        );
+        let err = attach_jsonl_labels(
+            Path::new("l.jsonl"),
+            b"{}\n",
+            &spec,
+            &labels,
+            Path::new("t.tsv"),
+            &mut examples,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("line 1") && err.contains("`label`"), "{err}");
     }
 }

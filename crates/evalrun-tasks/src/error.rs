@@ -10,29 +10,74 @@ pub enum TaskError {
     #[error("unknown task `{name}`; known tasks: {known}")]
     Unknown { name: String, known: String },
     #[error("task `{name}` is defined twice (`{first}` and `{second}`)")]
-    Duplicate { name: String, first: String, second: String },
+    Duplicate {
+        name: String,
+        first: String,
+        second: String,
+    },
     #[error("cannot read task directory `{path}`: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("data not present: task `{task}` expects its {split} file at `{path}` (set --data-dir or EVALRUN_DATA_DIR to a directory laid out like ../shared/data)")]
-    Missing { task: String, split: String, path: PathBuf },
+    Missing {
+        task: String,
+        split: String,
+        path: PathBuf,
+    },
     #[error("task `{task}` has no `{split}` split (it has: {available})")]
-    NoSuchSplit { task: String, split: String, available: String },
+    NoSuchSplit {
+        task: String,
+        split: String,
+        available: String,
+    },
     #[error("cannot read `{path}`: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("`{path}` line {line}: not valid UTF-8")]
     Encoding { path: PathBuf, line: usize },
     #[error("`{path}` line {line}: expected at least {expected} tab-separated columns (for the `{field}` field at column {column}), found {found}")]
-    TooFewColumns { path: PathBuf, line: usize, expected: usize, found: usize, field: String, column: usize },
+    TooFewColumns {
+        path: PathBuf,
+        line: usize,
+        expected: usize,
+        found: usize,
+        field: String,
+        column: usize,
+    },
     #[error("`{path}` line {line}: unknown label `{value}` in field `{field}`; expected one of {expected}")]
-    UnknownLabel { path: PathBuf, line: usize, field: String, value: String, expected: String },
+    UnknownLabel {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        value: String,
+        expected: String,
+    },
     #[error("`{path}` line {line}: field `{field}` is `{value}`, which is not a number")]
-    NotANumber { path: PathBuf, line: usize, field: String, value: String },
+    NotANumber {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        value: String,
+    },
     #[error("`{path}` line {line}: {message}")]
-    Json { path: PathBuf, line: usize, message: String },
+    Json {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("`{labels}` has {found} labelled rows but `{texts}` has {expected} examples; they must correspond line by line")]
-    LabelCountMismatch { labels: PathBuf, texts: PathBuf, found: usize, expected: usize },
+    LabelCountMismatch {
+        labels: PathBuf,
+        texts: PathBuf,
+        found: usize,
+        expected: usize,
+    },
 }

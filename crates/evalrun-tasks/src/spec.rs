@@ -107,7 +107,9 @@ impl LabelSpec {
     /// The label names the model's head must produce, in their canonical index order.
     pub fn head_names(&self) -> &[String] {
         match self {
-            LabelSpec::Classification { head: Some(head), .. } => &head.names,
+            LabelSpec::Classification {
+                head: Some(head), ..
+            } => &head.names,
             other => other.names(),
         }
     }
@@ -115,10 +117,17 @@ impl LabelSpec {
     /// Maps a head class index (canonical order of [`Self::head_names`]) to a task class index.
     pub fn collapse(&self, head_class: usize) -> usize {
         match self {
-            LabelSpec::Classification { names, head: Some(head), .. } => {
+            LabelSpec::Classification {
+                names,
+                head: Some(head),
+                ..
+            } => {
                 let head_name = &head.names[head_class];
                 let target = head.collapse.get(head_name).unwrap_or(head_name);
-                names.iter().position(|n| n == target).expect("validated at load time")
+                names
+                    .iter()
+                    .position(|n| n == target)
+                    .expect("validated at load time")
             }
             _ => head_class,
         }
@@ -126,7 +135,11 @@ impl LabelSpec {
 
     pub fn positive_index(&self) -> Option<usize> {
         match self {
-            LabelSpec::Classification { names, positive: Some(p), .. } => names.iter().position(|n| n == p),
+            LabelSpec::Classification {
+                names,
+                positive: Some(p),
+                ..
+            } => names.iter().position(|n| n == p),
             _ => None,
         }
     }

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// `EVALRUN_DATA_DIR`, else `../shared/data` beside the repository. The real files are
@@ -15,7 +18,11 @@ pub fn data_dir() -> PathBuf {
     let dir = std::env::var_os("EVALRUN_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("../shared/data"));
-    assert!(dir.join("glue").is_dir(), "real data not found at `{}`; set EVALRUN_DATA_DIR", dir.display());
+    assert!(
+        dir.join("glue").is_dir(),
+        "real data not found at `{}`; set EVALRUN_DATA_DIR",
+        dir.display()
+    );
     dir
 }
 
@@ -23,7 +30,11 @@ pub fn minilm_dir() -> PathBuf {
     let dir = std::env::var_os("EVALRUN_MINILM_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("../shared/models/all-MiniLM-L6-v2"));
-    assert!(dir.join("onnx/model.onnx").is_file(), "all-MiniLM-L6-v2 not found at `{}`; set EVALRUN_MINILM_DIR", dir.display());
+    assert!(
+        dir.join("onnx/model.onnx").is_file(),
+        "all-MiniLM-L6-v2 not found at `{}`; set EVALRUN_MINILM_DIR",
+        dir.display()
+    );
     dir
 }
 
@@ -33,7 +44,11 @@ pub fn fixtures() -> PathBuf {
 
 /// The real binary, run from the repository root.
 pub fn evalrun(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_evalrun")).args(args).current_dir(repo_root()).output().expect("evalrun runs")
+    Command::new(env!("CARGO_BIN_EXE_evalrun"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("evalrun runs")
 }
 
 pub fn stdout(output: &Output) -> String {
@@ -53,7 +68,10 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
 }
 
 pub fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 pub fn path_str(p: &Path) -> &str {
