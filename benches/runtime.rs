@@ -20,21 +20,35 @@ fn root() -> PathBuf {
 }
 
 fn data_dir() -> PathBuf {
-    std::env::var_os("EVALRUN_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/data"))
+    std::env::var_os("EVALRUN_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/data"))
 }
 
 fn examples(task: &str) -> Vec<(String, Option<String>)> {
     let registry = TaskRegistry::embedded().unwrap();
     let dataset = load_split(registry.get(task).unwrap(), "dev", &data_dir()).unwrap();
-    dataset.examples.into_iter().map(|e| (e.text_a, e.text_b)).collect()
+    dataset
+        .examples
+        .into_iter()
+        .map(|e| (e.text_a, e.text_b))
+        .collect()
 }
 
 fn as_inputs(examples: &[(String, Option<String>)]) -> Vec<(&str, Option<&str>)> {
-    examples.iter().map(|(a, b)| (a.as_str(), b.as_deref())).collect()
+    examples
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_deref()))
+        .collect()
 }
 
 fn tokenize_and_batch(c: &mut Criterion) {
-    let encoder = TextEncoder::load(&root().join("tests/fixtures/models/bert-tiny-cls2/tokenizer.json"), 512, None).unwrap();
+    let encoder = TextEncoder::load(
+        &root().join("tests/fixtures/models/bert-tiny-cls2/tokenizer.json"),
+        512,
+        None,
+    )
+    .unwrap();
     let mut group = c.benchmark_group("tokenize_and_batch");
     for task in ["sst2", "rte"] {
         let examples = examples(task);
@@ -58,29 +72,46 @@ fn tokenize_and_batch(c: &mut Criterion) {
 
 fn models(c: &mut Criterion) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let runtime = Runtime::new(RuntimeOptions { device: Device::Cpu, threads }).expect("ONNX Runtime (run scripts/setup-ort.sh)");
+    let runtime = Runtime::new(RuntimeOptions {
+        device: Device::Cpu,
+        threads,
+    })
+    .expect("ONNX Runtime (run scripts/setup-ort.sh)");
     let sst2 = examples("sst2");
     let sst2_inputs = as_inputs(&sst2);
     let first_batch: Vec<(&str, Option<&str>)> = sst2_inputs[..32].to_vec();
 
     let mut group = c.benchmark_group("session_run");
     group.throughput(Throughput::Elements(32));
-    let mut fixture = Model::load(&runtime, &root().join("tests/fixtures/models/bert-tiny-cls2"), None).unwrap();
-    group.bench_function("fixture_cls2_batch32", |b| b.iter(|| fixture.classify(&first_batch, 32, &mut |_| {}).unwrap()));
+    let mut fixture = Model::load(
+        &runtime,
+        &root().join("tests/fixtures/models/bert-tiny-cls2"),
+        None,
+    )
+    .unwrap();
+    group.bench_function("fixture_cls2_batch32", |b| {
+        b.iter(|| fixture.classify(&first_batch, 32, &mut |_| {}).unwrap())
+    });
     let minilm_dir = root().join("../shared/models/all-MiniLM-L6-v2");
     let mut minilm = Model::load(&runtime, &minilm_dir, None).unwrap();
     let texts: Vec<&str> = first_batch.iter().map(|(a, _)| *a).collect();
     group.sample_size(20);
-    group.bench_function("minilm_batch32", |b| b.iter(|| minilm.embed(&texts, 32, &mut |_| {}).unwrap()));
+    group.bench_function("minilm_batch32", |b| {
+        b.iter(|| minilm.embed(&texts, 32, &mut |_| {}).unwrap())
+    });
     group.finish();
 
     let mut group = c.benchmark_group("end_to_end");
     group.sample_size(10);
     let all_texts: Vec<&str> = sst2_inputs.iter().map(|(a, _)| *a).collect();
     group.throughput(Throughput::Elements(all_texts.len() as u64));
-    group.bench_function("minilm_embed_sst2_dev", |b| b.iter(|| minilm.embed(&all_texts, 32, &mut |_| {}).unwrap()));
+    group.bench_function("minilm_embed_sst2_dev", |b| {
+        b.iter(|| minilm.embed(&all_texts, 32, &mut |_| {}).unwrap())
+    });
     group.throughput(Throughput::Elements(sst2_inputs.len() as u64));
-    group.bench_function("fixture_classify_sst2_dev", |b| b.iter(|| fixture.classify(&sst2_inputs, 32, &mut |_| {}).unwrap()));
+    group.bench_function("fixture_classify_sst2_dev", |b| {
+        b.iter(|| fixture.classify(&sst2_inputs, 32, &mut |_| {}).unwrap())
+    });
     group.finish();
 }
 

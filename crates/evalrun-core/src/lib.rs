@@ -5,6 +5,7 @@
 //! arithmetic so that it can be unit- and property-tested in isolation.
 
 pub mod average;
+pub mod bootstrap;
 pub mod example;
 pub mod metrics;
 

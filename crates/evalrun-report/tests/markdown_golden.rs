@@ -1,0 +1,102 @@
+//! The markdown table for a fixed record is pinned by a golden file
+//! (tests/golden/table.md; regenerate with EVALRUN_BLESS=1 and review the diff).
+
+use std::collections::BTreeMap;
+
+use evalrun_report::record::BuildInfo;
+use evalrun_report::{DataProvenance, ModelProvenance, RunRecord, RuntimeProvenance, TaskResult};
+
+fn result(metrics: &[(&str, f64)], table_metric: &str, n: usize, scoring: &str) -> TaskResult {
+    TaskResult {
+        metrics: metrics
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(*v)))
+            .collect(),
+        n,
+        split: "dev".into(),
+        task_version: 1,
+        protocol: "p".into(),
+        table_metric: table_metric.into(),
+        model: ModelProvenance {
+            path: "m".into(),
+            sha256: "0".repeat(64),
+            tokenizer_sha256: "0".repeat(64),
+            scoring: scoring.into(),
+            max_length: 512,
+            label_mapping: None,
+        },
+        data: DataProvenance {
+            path: "d".into(),
+            sha256: "0".repeat(64),
+            labels_path: None,
+            labels_sha256: None,
+        },
+        wall_seconds: 1.0,
+        examples_per_second: 1.0,
+    }
+}
+
+#[test]
+fn table_matches_golden_file() {
+    let mut results = BTreeMap::new();
+    results.insert(
+        "cola".to_string(),
+        result(&[("mcc", 0.521)], "mcc", 1043, "logits"),
+    );
+    results.insert(
+        "mrpc".to_string(),
+        result(&[("f1", 0.889), ("accuracy", 0.84)], "f1", 408, "logits"),
+    );
+    results.insert(
+        "stsb".to_string(),
+        result(
+            &[("pearson", 0.86), ("spearman", 0.858)],
+            "spearman",
+            1500,
+            "embedding cosine",
+        ),
+    );
+    let mut skipped = BTreeMap::new();
+    skipped.insert(
+        "qqp".to_string(),
+        "data not present: `glue/QQP/dev.tsv`".to_string(),
+    );
+    let mut record = RunRecord {
+        evalrun: BuildInfo {
+            version: "0".into(),
+            git_commit: "x".into(),
+        },
+        command: "glue".into(),
+        runtime: RuntimeProvenance {
+            ort_version: "1.31.1".into(),
+            ort_library: "lib".into(),
+            execution_provider: "CPUExecutionProvider".into(),
+            device: "cpu".into(),
+            threads: 2,
+            batch_size: 32,
+        },
+        results,
+        skipped,
+        averages: BTreeMap::new(),
+        wall_seconds: 1.0,
+    };
+    record.compute_averages();
+    let order: Vec<String> = ["cola", "mrpc", "stsb", "qqp"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let table = evalrun_report::markdown::render(&record, &order);
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/table.md");
+    if std::env::var_os("EVALRUN_BLESS").is_some() {
+        std::fs::write(&golden, &table).unwrap();
+    }
+    assert_eq!(table, std::fs::read_to_string(&golden).unwrap());
+    // The averages by hand: BERT table (52.1 + 85.8 + 88.9) / 3; group (52.1 + 86.45 + 86.9) / 3.
+    assert!((record.averages["bert_table"].value - (0.521 + 0.858 + 0.889) / 3.0).abs() < 1e-12);
+    assert!(
+        (record.averages["glue_group"].value
+            - (0.521 + (0.889 + 0.84) / 2.0 + (0.86 + 0.858) / 2.0) / 3.0)
+            .abs()
+            < 1e-12
+    );
+}
