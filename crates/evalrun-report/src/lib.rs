@@ -4,8 +4,13 @@
 //! the provenance needed to trust or reproduce them. Files are written to a temporary name and
 //! renamed into place, so a failed run never leaves a file that looks complete.
 
+pub mod check;
+pub mod compare;
+pub mod diff;
 pub mod markdown;
 pub mod record;
+pub mod reference;
+pub mod render;
 pub mod write;
 
 pub use record::{

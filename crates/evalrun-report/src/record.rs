@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use evalrun_core::average::{bert_table_average, glue_group_average, Average, TaskMetrics};
+use evalrun_core::bootstrap::{BootstrapSpec, Interval};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,6 +51,11 @@ pub struct TaskResult {
     pub data: DataProvenance,
     pub wall_seconds: f64,
     pub examples_per_second: f64,
+    /// 95% bootstrap intervals of the metrics, resampling examples.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ci: BTreeMap<String, Interval>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<BootstrapSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,6 +106,12 @@ pub const GLUE_GROUP_DEFINITION: &str =
     "T5/GLUE convention: average inside each task (MRPC F1+acc, STS-B P+S, QQP F1+acc, MNLI m+mm), then over CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI";
 
 impl RunRecord {
+    /// Reads a record written by `--output`.
+    pub fn read(path: &std::path::Path) -> Result<Self, crate::ReportError> {
+        let text = std::fs::read_to_string(path).map_err(|source| crate::ReportError::Read { path: path.to_path_buf(), source })?;
+        serde_json::from_str(&text).map_err(|e| crate::ReportError::BadRecord { path: path.to_path_buf(), message: e.to_string() })
+    }
+
     /// Metric values of every task, NaN dropped.
     pub fn task_metrics(&self) -> TaskMetrics {
         self.results

@@ -19,6 +19,10 @@ pub enum ReportError {
     },
     #[error("cannot serialise the result record: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("`{path}` is not a valid result record: {message}")]
+    BadRecord { path: PathBuf, message: String },
+    #[error("reference `{name}`: {message}")]
+    Reference { name: String, message: String },
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so

@@ -33,6 +33,8 @@ fn result(metrics: &[(&str, f64)], table_metric: &str, n: usize, scoring: &str) 
         },
         wall_seconds: 1.0,
         examples_per_second: 1.0,
+        ci: BTreeMap::new(),
+        bootstrap: None,
     }
 }
 
