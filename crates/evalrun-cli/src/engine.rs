@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context as _};
+use evalrun_core::bootstrap::{self, BootstrapSpec, Interval};
 use evalrun_core::{ConfusionMatrix, Example, Gold, Metric, PairedScores, Prediction};
 use evalrun_report::record::BuildInfo;
 use evalrun_report::{
@@ -57,7 +58,57 @@ struct LoadedModel {
     provenance: ModelProvenance,
 }
 
+/// Everything one evaluation produced, before anything is written.
+pub struct Execution {
+    pub record: RunRecord,
+    pub lines: Vec<PredictionLine>,
+    pub submissions: Vec<(PathBuf, String)>,
+    /// Task names in table order.
+    pub order: Vec<String>,
+}
+
+/// Evaluates, then writes the requested files (each atomically, only after every task
+/// succeeded) and prints the table.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
+    let execution = execute(&settings, &runtime(&settings)?)?;
+    write_outputs(&settings, &execution)?;
+    print!(
+        "{}",
+        evalrun_report::markdown::render(&execution.record, &execution.order)
+    );
+    Ok(())
+}
+
+pub fn write_outputs(settings: &Settings, execution: &Execution) -> anyhow::Result<()> {
+    if let Some(path) = &settings.predictions {
+        let mut text = String::new();
+        for line in &execution.lines {
+            text.push_str(&serde_json::to_string(line)?);
+            text.push('\n');
+        }
+        write_atomic(path, text.as_bytes())?;
+    }
+    for (path, text) in &execution.submissions {
+        write_atomic(path, text.as_bytes())?;
+    }
+    if let Some(path) = &settings.output {
+        let mut json = serde_json::to_string_pretty(&execution.record)?;
+        json.push('\n');
+        write_atomic(path, json.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// ONNX Runtime with the run's device and threads. ONNX Runtime allows one environment per
+/// process, so a process that evaluates several times creates this once.
+pub fn runtime(settings: &Settings) -> anyhow::Result<Runtime> {
+    Ok(Runtime::new(RuntimeOptions {
+        device: settings.device,
+        threads: settings.threads,
+    })?)
+}
+
+pub fn execute(settings: &Settings, runtime: &Runtime) -> anyhow::Result<Execution> {
     let started = Instant::now();
     let registry = registry(settings.tasks_dir.as_deref())?;
     let tasks = registry.resolve(settings.suite, &settings.tasks)?;
@@ -81,8 +132,14 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
             Err(error @ (DataError::Missing { .. } | DataError::NoSuchSplit { .. }))
                 if !explicit(task) =>
             {
-                eprintln!("skipping {}: {error}", task.name);
-                skipped.insert(task.name.clone(), error.to_string());
+                tracing::warn!("skipping {}: {error}", task.name);
+                let reason = match &error {
+                    DataError::Missing { path, .. } => {
+                        format!("data not present: `{}`", path.display())
+                    }
+                    other => other.to_string(),
+                };
+                skipped.insert(task.name.clone(), reason);
             }
             Err(error) => return Err(error.into()),
         }
@@ -94,10 +151,6 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         );
     }
 
-    let runtime = Runtime::new(RuntimeOptions {
-        device: settings.device,
-        threads: settings.threads,
-    })?;
     let mut models: HashMap<PathBuf, LoadedModel> = HashMap::new();
     let mut record = RunRecord {
         evalrun: BuildInfo {
@@ -107,7 +160,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         command: settings.command.to_string(),
         runtime: RuntimeProvenance {
             ort_version: runtime.version().to_string(),
-            ort_library: runtime.library().display().to_string(),
+            ort_library: relative_to_cwd(runtime.library()),
             execution_provider: runtime.execution_provider().to_string(),
             device: settings.device.to_string(),
             threads: settings.threads,
@@ -124,13 +177,19 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
     for (task, dataset) in &datasets {
         let dir = PathBuf::from(settings.model.replace("{task}", task.model_task()));
         if !models.contains_key(&dir) {
-            let loaded = load_model(&runtime, &dir, settings.max_length)?;
+            let loaded = load_model(runtime, &dir, settings.max_length)?;
             models.insert(dir.clone(), loaded);
         }
         let loaded = models.get_mut(&dir).expect("inserted above");
         let task_started = Instant::now();
-        let outcome = evaluate(task, dataset, loaded, settings.batch_size)
-            .with_context(|| format!("task `{}` with model `{}`", task.name, dir.display()))?;
+        let outcome = evaluate(
+            task,
+            dataset,
+            loaded,
+            settings.batch_size,
+            settings.bootstrap,
+        )
+        .with_context(|| format!("task `{}` with model `{}`", task.name, dir.display()))?;
         let wall = task_started.elapsed().as_secs_f64();
 
         lines.extend(outcome.lines);
@@ -163,32 +222,32 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
                 },
                 wall_seconds: wall,
                 examples_per_second: dataset.examples.len() as f64 / wall.max(1e-9),
+                ci: outcome.ci,
+                bootstrap: (settings.bootstrap.resamples > 0).then_some(settings.bootstrap),
             },
         );
     }
     record.compute_averages();
     record.wall_seconds = started.elapsed().as_secs_f64();
 
-    // Everything succeeded: now write, each file atomically.
-    if let Some(path) = &settings.predictions {
-        let mut text = String::new();
-        for line in &lines {
-            text.push_str(&serde_json::to_string(line)?);
-            text.push('\n');
-        }
-        write_atomic(path, text.as_bytes())?;
-    }
-    for (path, text) in &submissions {
-        write_atomic(path, text.as_bytes())?;
-    }
-    if let Some(path) = &settings.output {
-        let mut json = serde_json::to_string_pretty(&record)?;
-        json.push('\n');
-        write_atomic(path, json.as_bytes())?;
-    }
     let order: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
-    print!("{}", evalrun_report::markdown::render(&record, &order));
-    Ok(())
+    Ok(Execution {
+        record,
+        lines,
+        submissions,
+        order,
+    })
+}
+
+/// A path as shown in records: relative to the working directory when it lies below it, so
+/// records committed as baselines carry no machine-specific prefix.
+fn relative_to_cwd(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 fn load_model(
@@ -212,6 +271,7 @@ fn load_model(
 /// What one task produced.
 struct Outcome {
     metrics: BTreeMap<String, Option<f64>>,
+    ci: BTreeMap<String, Interval>,
     lines: Vec<PredictionLine>,
     submission: String,
     scoring: &'static str,
@@ -223,6 +283,7 @@ fn evaluate(
     dataset: &Dataset,
     loaded: &mut LoadedModel,
     batch_size: usize,
+    bootstrap: BootstrapSpec,
 ) -> anyhow::Result<Outcome> {
     let examples = &dataset.examples;
     let progress = progress_bar(&task.name, examples.len());
@@ -267,7 +328,14 @@ fn evaluate(
         ),
     };
     progress.finish_and_clear();
-    Ok(score(task, examples, predictions, scoring, label_mapping))
+    Ok(score(
+        task,
+        examples,
+        predictions,
+        scoring,
+        label_mapping,
+        bootstrap,
+    ))
 }
 
 fn pair_inputs(examples: &[Example]) -> Vec<(&str, Option<&str>)> {
@@ -363,22 +431,33 @@ impl LabelMapping {
     }
 }
 
-/// Turns predictions into metrics, predictions lines and the submission file body.
+/// Turns predictions into metrics (with bootstrap intervals), predictions lines and the
+/// submission file body.
 fn score(
     task: &TaskSpec,
     examples: &[Example],
     predictions: Vec<Prediction>,
     scoring: &'static str,
     label_mapping: Option<String>,
+    bootstrap: BootstrapSpec,
 ) -> Outcome {
     let mut lines = Vec::with_capacity(examples.len());
     let mut submission = String::from("index\tprediction\n");
     let mut metrics = BTreeMap::new();
+    let mut ci = BTreeMap::new();
+    let mut record = |metric: Metric, value: f64, interval: Option<Interval>| {
+        metrics.insert(
+            metric.name().to_string(),
+            Some(value).filter(|v| v.is_finite()),
+        );
+        if let Some(interval) = interval {
+            ci.insert(metric.name().to_string(), interval);
+        }
+    };
     match &task.labels {
         labels @ LabelSpec::Classification { names, values, .. } => {
             let head = labels.head_names();
-            let mut matrix = ConfusionMatrix::new(names.len());
-            let mut labelled = false;
+            let mut pairs: Vec<(usize, usize)> = Vec::new();
             for (example, prediction) in examples.iter().zip(predictions) {
                 let Prediction::Class {
                     class: head_class,
@@ -389,8 +468,7 @@ fn score(
                 };
                 let class = labels.collapse(head_class);
                 if let Some(Gold::Class(gold)) = example.gold {
-                    matrix.push(gold, class);
-                    labelled = true;
+                    pairs.push((gold, class));
                 }
                 // The server wants the file's own label spelling; AX wants the MNLI label.
                 let server_label = if head.len() != names.len() {
@@ -416,33 +494,40 @@ fn score(
                     logits: logits.iter().map(|&x| f64::from(x)).collect(),
                 });
             }
-            if labelled {
-                for metric in &task.metrics {
-                    let value = match metric {
-                        Metric::Accuracy => matrix.accuracy(),
-                        Metric::F1 => matrix.f1(labels
-                            .positive_index()
-                            .expect("validated: f1 has a positive label")),
-                        Metric::Mcc => matrix.mcc(),
-                        Metric::Pearson | Metric::Spearman => {
-                            unreachable!("validated: classification metrics only")
-                        }
-                    };
-                    metrics.insert(
-                        metric.name().to_string(),
-                        Some(value).filter(|v| v.is_finite()),
-                    );
+            if !pairs.is_empty() {
+                let positive = labels.positive_index();
+                let value = |metric: Metric, matrix: &ConfusionMatrix| match metric {
+                    Metric::Accuracy => matrix.accuracy(),
+                    Metric::F1 => matrix.f1(positive.expect("validated: f1 has a positive label")),
+                    Metric::Mcc => matrix.mcc(),
+                    Metric::Pearson | Metric::Spearman => {
+                        unreachable!("validated: classification metrics only")
+                    }
+                };
+                let matrix_of = |indices: &mut dyn Iterator<Item = usize>| {
+                    let mut matrix = ConfusionMatrix::new(names.len());
+                    for i in indices {
+                        matrix.push(pairs[i].0, pairs[i].1);
+                    }
+                    matrix
+                };
+                let full = matrix_of(&mut (0..pairs.len()));
+                for &metric in &task.metrics {
+                    let interval = bootstrap::bootstrap(pairs.len(), bootstrap, |idx| {
+                        value(metric, &matrix_of(&mut idx.iter().copied()))
+                    });
+                    record(metric, value(metric, &full), interval);
                 }
             }
         }
         LabelSpec::Regression {} => {
-            let mut pairs = PairedScores::new();
+            let mut pairs: Vec<(f64, f64)> = Vec::new();
             for (example, prediction) in examples.iter().zip(predictions) {
                 let Prediction::Score { score } = prediction else {
                     unreachable!("regression predictions")
                 };
                 if let Some(Gold::Score(gold)) = example.gold {
-                    pairs.push(score, gold);
+                    pairs.push((score, gold));
                 }
                 let _ = writeln!(
                     submission,
@@ -461,22 +546,31 @@ fn score(
                 });
             }
             if !pairs.is_empty() {
-                for metric in &task.metrics {
-                    let value = match metric {
-                        Metric::Pearson => pairs.pearson(),
-                        Metric::Spearman => pairs.spearman(),
-                        _ => unreachable!("validated: regression metrics only"),
-                    };
-                    metrics.insert(
-                        metric.name().to_string(),
-                        Some(value).filter(|v| v.is_finite()),
-                    );
+                let value = |metric: Metric, scores: &PairedScores| match metric {
+                    Metric::Pearson => scores.pearson(),
+                    Metric::Spearman => scores.spearman(),
+                    _ => unreachable!("validated: regression metrics only"),
+                };
+                let scores_of = |indices: &mut dyn Iterator<Item = usize>| {
+                    let mut scores = PairedScores::new();
+                    for i in indices {
+                        scores.push(pairs[i].0, pairs[i].1);
+                    }
+                    scores
+                };
+                let full = scores_of(&mut (0..pairs.len()));
+                for &metric in &task.metrics {
+                    let interval = bootstrap::bootstrap(pairs.len(), bootstrap, |idx| {
+                        value(metric, &scores_of(&mut idx.iter().copied()))
+                    });
+                    record(metric, value(metric, &full), interval);
                 }
             }
         }
     }
     Outcome {
         metrics,
+        ci,
         lines,
         submission,
         scoring,

@@ -5,6 +5,7 @@
 //! stdout and writes the record files. Errors exit with code 2 (1 is reserved for the
 //! regression gate's "outside tolerance").
 
+mod commands;
 mod engine;
 mod settings;
 
@@ -35,6 +36,14 @@ enum Command {
     Run(RunArgs),
     /// The GLUE suite (default `--task all`): cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax.
     Glue(RunArgs),
+    /// Measured vs published: one table for one or more result records.
+    Report(commands::ReportArgs),
+    /// Metric deltas between two runs, and the examples whose prediction changed.
+    Diff(commands::DiffArgs),
+    /// Regression gate: exit 0 within tolerance of the baseline, 1 outside, 2 on error.
+    Check(commands::CheckArgs),
+    /// Measure run-to-run spread (repeated runs, or one run's bootstrap) for tolerances.
+    Calibrate(commands::CalibrateArgs),
     /// List the known tasks.
     Tasks {
         /// Also load task files from this directory.
@@ -48,7 +57,7 @@ pub struct RunArgs {
     /// Model directory (Optimum export layout). `{task}` is replaced by each task's model task
     /// (`mnli` for both MNLI halves and AX), so per-task fine-tuned models run in one command.
     #[arg(long)]
-    model: String,
+    model: Option<String>,
     /// Comma-separated task names, group names (`mnli`) or `all`.
     #[arg(long, value_delimiter = ',')]
     task: Vec<String>,
@@ -81,6 +90,12 @@ pub struct RunArgs {
     /// Also load task files from this directory (same name replaces the built-in task).
     #[arg(long)]
     tasks_dir: Option<std::path::PathBuf>,
+    /// Bootstrap resamples for the 95% intervals (0 turns them off).
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Seed of the bootstrap (SplitMix64): same seed, same intervals.
+    #[arg(long, default_value_t = 1234)]
+    seed: u64,
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -102,15 +117,22 @@ fn init_logging(verbose: u8, quiet: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
+    let ok = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Run(args) => settings::Settings::resolve("run", None, args).and_then(engine::run),
-        Command::Glue(args) => {
-            settings::Settings::resolve("glue", Some("glue"), args).and_then(engine::run)
+        Command::Run(args) => {
+            ok(settings::Settings::resolve("run", None, args).and_then(engine::run))
         }
-        Command::Tasks { tasks_dir } => engine::list_tasks(tasks_dir.as_deref()),
+        Command::Glue(args) => {
+            ok(settings::Settings::resolve("glue", Some("glue"), args).and_then(engine::run))
+        }
+        Command::Report(args) => commands::report(args),
+        Command::Diff(args) => commands::diff(args),
+        Command::Check(args) => commands::check(args),
+        Command::Calibrate(args) => commands::calibrate(args),
+        Command::Tasks { tasks_dir } => ok(engine::list_tasks(tasks_dir.as_deref())),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)

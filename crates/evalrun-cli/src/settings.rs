@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
+use evalrun_core::bootstrap::BootstrapSpec;
 use evalrun_runtime::Device;
 
 use crate::RunArgs;
@@ -23,6 +24,7 @@ pub struct Settings {
     pub output: Option<PathBuf>,
     pub predictions: Option<PathBuf>,
     pub tasks_dir: Option<PathBuf>,
+    pub bootstrap: BootstrapSpec,
 }
 
 impl Settings {
@@ -31,6 +33,9 @@ impl Settings {
         suite: Option<&'static str>,
         args: RunArgs,
     ) -> anyhow::Result<Self> {
+        let Some(model) = args.model else {
+            bail!("`evalrun {command}` needs `--model DIR` (an Optimum export; `{{task}}` is replaced by each task)");
+        };
         let tasks = if args.task.is_empty() {
             match suite {
                 Some(_) => vec!["all".to_string()],
@@ -62,7 +67,7 @@ impl Settings {
         Ok(Self {
             command,
             suite,
-            model: args.model,
+            model,
             tasks,
             data_dir,
             split: args.split,
@@ -74,6 +79,11 @@ impl Settings {
             output: args.output,
             predictions: args.predictions,
             tasks_dir: args.tasks_dir,
+            bootstrap: BootstrapSpec {
+                resamples: args.bootstrap,
+                seed: args.seed,
+                level: 0.95,
+            },
         })
     }
 }

@@ -37,16 +37,40 @@ pub struct Rule {
     pub ci: Option<f64>,
 }
 
-pub const DEFAULT_RULE: Rule = Rule { absolute: Some(1e-4), relative: None, spread: None, ci: None };
+pub const DEFAULT_RULE: Rule = Rule {
+    absolute: Some(1e-4),
+    relative: None,
+    spread: None,
+    ci: None,
+};
 
 impl Rule {
     /// `0.01` (absolute) or `2%` (relative).
     pub fn parse(text: &str) -> Result<Rule, String> {
         let text = text.trim();
-        let bad = || format!("tolerance `{text}` is neither a number (absolute) nor a percentage like `2%` (relative)");
+        let bad = || {
+            format!("tolerance `{text}` is neither a number (absolute) nor a percentage like `2%` (relative)")
+        };
         match text.strip_suffix('%') {
-            Some(p) => p.trim().parse::<f64>().ok().filter(|v| *v >= 0.0).map(|v| Rule { relative: Some(v / 100.0), ..Rule::default() }).ok_or_else(bad),
-            None => text.parse::<f64>().ok().filter(|v| *v >= 0.0).map(|v| Rule { absolute: Some(v), ..Rule::default() }).ok_or_else(bad),
+            Some(p) => p
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| *v >= 0.0)
+                .map(|v| Rule {
+                    relative: Some(v / 100.0),
+                    ..Rule::default()
+                })
+                .ok_or_else(bad),
+            None => text
+                .parse::<f64>()
+                .ok()
+                .filter(|v| *v >= 0.0)
+                .map(|v| Rule {
+                    absolute: Some(v),
+                    ..Rule::default()
+                })
+                .ok_or_else(bad),
         }
     }
 
@@ -91,13 +115,28 @@ pub struct Spread {
 
 impl ToleranceFile {
     pub fn read(path: &Path) -> Result<(Self, Option<Spread>), ReportError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.to_path_buf(), source })?;
-        let file: ToleranceFile = toml::from_str(&text).map_err(|e| ReportError::BadRecord { path: path.to_path_buf(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: ToleranceFile = toml::from_str(&text).map_err(|e| ReportError::BadRecord {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let spread = match &file.spread_file {
             Some(name) => {
                 let spread_path = path.parent().unwrap_or(Path::new(".")).join(name);
-                let text = std::fs::read_to_string(&spread_path).map_err(|source| ReportError::Read { path: spread_path.clone(), source })?;
-                Some(serde_json::from_str(&text).map_err(|e| ReportError::BadRecord { path: spread_path, message: e.to_string() })?)
+                let text =
+                    std::fs::read_to_string(&spread_path).map_err(|source| ReportError::Read {
+                        path: spread_path.clone(),
+                        source,
+                    })?;
+                Some(
+                    serde_json::from_str(&text).map_err(|e| ReportError::BadRecord {
+                        path: spread_path,
+                        message: e.to_string(),
+                    })?,
+                )
             }
             None => None,
         };
@@ -105,11 +144,15 @@ impl ToleranceFile {
     }
 
     fn rule_for(&self, task: &str, metric: &str, fallback: Rule) -> Rule {
-        [format!("{task}.{metric}"), task.to_string(), metric.to_string()]
-            .iter()
-            .find_map(|k| self.metrics.get(k).copied())
-            .or(self.default)
-            .unwrap_or(fallback)
+        [
+            format!("{task}.{metric}"),
+            task.to_string(),
+            metric.to_string(),
+        ]
+        .iter()
+        .find_map(|k| self.metrics.get(k).copied())
+        .or(self.default)
+        .unwrap_or(fallback)
     }
 }
 
@@ -130,14 +173,22 @@ pub struct CheckRow {
 
 /// Gates `run` against `baseline`. Every baseline metric is checked; metrics only the run has
 /// are listed as not gated.
-pub fn check(run: &RunRecord, baseline: &RunRecord, tolerances: &ToleranceFile, spread: Option<&Spread>, fallback: Rule) -> Vec<CheckRow> {
+pub fn check(
+    run: &RunRecord,
+    baseline: &RunRecord,
+    tolerances: &ToleranceFile,
+    spread: Option<&Spread>,
+    fallback: Rule,
+) -> Vec<CheckRow> {
     let mut rows = Vec::new();
     for (task, base) in &baseline.results {
         for (metric, base_value) in &base.metrics {
             let rule = tolerances.rule_for(task, metric, fallback);
             let result = run.results.get(task);
             let run_value = result.and_then(|r| r.metrics.get(metric).copied());
-            let ci = result.and_then(|r| r.ci.get(metric)).map(|c| (c.low, c.high));
+            let ci = result
+                .and_then(|r| r.ci.get(metric))
+                .map(|c| (c.low, c.high));
             let mut tolerance: f64 = 0.0;
             if let Some(a) = rule.absolute {
                 tolerance = tolerance.max(a);
@@ -145,15 +196,23 @@ pub fn check(run: &RunRecord, baseline: &RunRecord, tolerances: &ToleranceFile, 
             if let (Some(r), Some(b)) = (rule.relative, base_value) {
                 tolerance = tolerance.max(r * b.abs());
             }
-            if let (Some(k), Some(s)) = (rule.spread, spread.and_then(|s| s.spread.get(&format!("{task}.{metric}")))) {
+            if let (Some(k), Some(s)) = (
+                rule.spread,
+                spread.and_then(|s| s.spread.get(&format!("{task}.{metric}"))),
+            ) {
                 tolerance = tolerance.max(k * s);
             }
             if let Some(k) = rule.ci {
-                let se = |r: Option<&crate::record::TaskResult>| r.and_then(|r| r.ci.get(metric)).map_or(0.0, |c| c.std_error);
+                let se = |r: Option<&crate::record::TaskResult>| {
+                    r.and_then(|r| r.ci.get(metric))
+                        .map_or(0.0, |c| c.std_error)
+                };
                 tolerance = tolerance.max(k * (se(result).powi(2) + se(Some(base)).powi(2)).sqrt());
             }
             let (pass, delta, note) = match (run_value, base_value) {
-                (None, _) if result.is_none() => (false, None, "task missing from the run".to_string()),
+                (None, _) if result.is_none() => {
+                    (false, None, "task missing from the run".to_string())
+                }
                 (None, _) => (false, None, "metric missing from the run".to_string()),
                 (Some(None), None) => (true, None, "undefined in both".to_string()),
                 (Some(Some(r)), Some(b)) => {
@@ -178,7 +237,11 @@ pub fn check(run: &RunRecord, baseline: &RunRecord, tolerances: &ToleranceFile, 
     }
     for (task, result) in &run.results {
         for (metric, value) in &result.metrics {
-            if baseline.results.get(task).is_none_or(|b| !b.metrics.contains_key(metric)) {
+            if baseline
+                .results
+                .get(task)
+                .is_none_or(|b| !b.metrics.contains_key(metric))
+            {
                 rows.push(CheckRow {
                     task: task.clone(),
                     metric: metric.clone(),
@@ -203,17 +266,35 @@ pub fn render(rows: &[CheckRow]) -> String {
     let fmt = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.6}"));
     let mut out = String::from("| Task | Metric | Baseline | Run | Δ | Tolerance | Run 95% CI | Status |\n|---|---|---:|---:|---:|---:|---|---|\n");
     for r in rows {
-        let ci = r.ci.map_or_else(|| "–".into(), |(l, h)| format!("[{l:.4}, {h:.4}]"));
+        let ci =
+            r.ci.map_or_else(|| "–".into(), |(l, h)| format!("[{l:.4}, {h:.4}]"));
         let status = if !r.pass {
-            let by = r.delta.map_or(String::new(), |d| format!(" by {:.6}", d.abs() - r.tolerance));
+            let by = r.delta.map_or(String::new(), |d| {
+                format!(" by {:.6}", d.abs() - r.tolerance)
+            });
             format!("**FAIL**{by} {}", r.note)
         } else if r.note.is_empty() {
             "ok".into()
         } else {
             format!("ok ({})", r.note)
         };
-        let tolerance = if r.rule.is_empty() { "–".to_string() } else { format!("{:.6} ({})", r.tolerance, r.rule) };
-        let _ = writeln!(out, "| {} | {} | {} | {} | {} | {} | {} | {} |", r.task, r.metric, fmt(r.baseline), fmt(r.run), fmt(r.delta), tolerance, ci, status.trim_end());
+        let tolerance = if r.rule.is_empty() {
+            "–".to_string()
+        } else {
+            format!("{:.6} ({})", r.tolerance, r.rule)
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.task,
+            r.metric,
+            fmt(r.baseline),
+            fmt(r.run),
+            fmt(r.delta),
+            tolerance,
+            ci,
+            status.trim_end()
+        );
     }
     out
 }
@@ -233,12 +314,36 @@ mod tests {
     #[test]
     fn rule_lookup_order() {
         let mut file = ToleranceFile::default();
-        file.metrics.insert("accuracy".into(), Rule { absolute: Some(0.3), ..Rule::default() });
-        file.metrics.insert("rte".into(), Rule { absolute: Some(0.2), ..Rule::default() });
-        file.metrics.insert("rte.accuracy".into(), Rule { absolute: Some(0.1), ..Rule::default() });
-        assert_eq!(file.rule_for("rte", "accuracy", DEFAULT_RULE).absolute, Some(0.1));
+        file.metrics.insert(
+            "accuracy".into(),
+            Rule {
+                absolute: Some(0.3),
+                ..Rule::default()
+            },
+        );
+        file.metrics.insert(
+            "rte".into(),
+            Rule {
+                absolute: Some(0.2),
+                ..Rule::default()
+            },
+        );
+        file.metrics.insert(
+            "rte.accuracy".into(),
+            Rule {
+                absolute: Some(0.1),
+                ..Rule::default()
+            },
+        );
+        assert_eq!(
+            file.rule_for("rte", "accuracy", DEFAULT_RULE).absolute,
+            Some(0.1)
+        );
         assert_eq!(file.rule_for("rte", "f1", DEFAULT_RULE).absolute, Some(0.2));
-        assert_eq!(file.rule_for("sst2", "accuracy", DEFAULT_RULE).absolute, Some(0.3));
+        assert_eq!(
+            file.rule_for("sst2", "accuracy", DEFAULT_RULE).absolute,
+            Some(0.3)
+        );
         assert_eq!(file.rule_for("cola", "mcc", DEFAULT_RULE), DEFAULT_RULE);
     }
 }

@@ -49,7 +49,13 @@ pub fn default_scale(metric: &str) -> f64 {
 }
 
 fn same_split(a: &str, b: &str) -> bool {
-    let norm = |s: &str| if s == "validation" { "dev".to_string() } else { s.to_string() };
+    let norm = |s: &str| {
+        if s == "validation" {
+            "dev".to_string()
+        } else {
+            s.to_string()
+        }
+    };
     norm(a) == norm(b)
 }
 
@@ -75,7 +81,14 @@ fn measured_cell(run: &LabelledRun, task: &str, metric: &str) -> Option<Cell> {
 }
 
 fn empty_cell(run: &LabelledRun) -> Cell {
-    Cell { run: run.label.clone(), measured: None, ci: None, delta: None, split: None, markers: Vec::new() }
+    Cell {
+        run: run.label.clone(),
+        measured: None,
+        ci: None,
+        delta: None,
+        split: None,
+        markers: Vec::new(),
+    }
 }
 
 /// Builds the comparison rows for `runs` against `tables` (which may be empty).
@@ -94,7 +107,10 @@ pub fn compare(runs: &[LabelledRun], tables: &[ReferenceTable]) -> Vec<Row> {
                             .iter()
                             .find_map(|alt| {
                                 measured_cell(run, &alt.task, &alt.metric).map(|mut cell| {
-                                    cell.markers.push(format!("≠protocol: {}.{} — {}", alt.task, alt.metric, alt.note));
+                                    cell.markers.push(format!(
+                                        "≠protocol: {}.{} — {}",
+                                        alt.task, alt.metric, alt.note
+                                    ));
                                     cell
                                 })
                             })
@@ -102,12 +118,19 @@ pub fn compare(runs: &[LabelledRun], tables: &[ReferenceTable]) -> Vec<Row> {
                     };
                     if let Some(split) = &cell.split {
                         if !same_split(split, &published_split) {
-                            cell.markers.push(format!("≠split: {} vs {}", split_name(split), split_name(&published_split)));
+                            cell.markers.push(format!(
+                                "≠split: {} vs {}",
+                                split_name(split),
+                                split_name(&published_split)
+                            ));
                         }
                     }
-                    if let (Some(expected), Some(result)) = (&table.scoring, run.record.results.get(&entry.task)) {
+                    if let (Some(expected), Some(result)) =
+                        (&table.scoring, run.record.results.get(&entry.task))
+                    {
                         if result.model.scoring != *expected {
-                            cell.markers.push(format!("≠scoring: {} vs {expected}", result.model.scoring));
+                            cell.markers
+                                .push(format!("≠scoring: {} vs {expected}", result.model.scoring));
                         }
                     }
                     cell.delta = cell.measured.map(|m| m - entry.raw());
@@ -133,10 +156,19 @@ pub fn compare(runs: &[LabelledRun], tables: &[ReferenceTable]) -> Vec<Row> {
                         if !a.missing.is_empty() {
                             markers.push(format!("partial: without {}", a.missing.join(", ")));
                         }
-                        let splits: Vec<&str> = a.included.iter().filter_map(|t| run.record.results.get(t)).map(|r| r.split.as_str()).collect();
+                        let splits: Vec<&str> = a
+                            .included
+                            .iter()
+                            .filter_map(|t| run.record.results.get(t))
+                            .map(|r| r.split.as_str())
+                            .collect();
                         if let Some(split) = splits.first() {
                             if !same_split(split, &table.split) {
-                                markers.push(format!("≠split: {} vs {}", split_name(split), split_name(&table.split)));
+                                markers.push(format!(
+                                    "≠split: {} vs {}",
+                                    split_name(split),
+                                    split_name(&table.split)
+                                ));
                             }
                         }
                         Cell {
@@ -163,7 +195,13 @@ pub fn compare(runs: &[LabelledRun], tables: &[ReferenceTable]) -> Vec<Row> {
         }
     }
     // Measured tasks no reference row covers, in run order.
-    let covered = |task: &str| tables.iter().any(|t| t.entries.iter().any(|e| e.task == task || e.alternates.iter().any(|a| a.task == task)));
+    let covered = |task: &str| {
+        tables.iter().any(|t| {
+            t.entries
+                .iter()
+                .any(|e| e.task == task || e.alternates.iter().any(|a| a.task == task))
+        })
+    };
     let mut extra: Vec<(String, String)> = Vec::new();
     for run in runs {
         for (task, result) in &run.record.results {
@@ -180,8 +218,19 @@ pub fn compare(runs: &[LabelledRun], tables: &[ReferenceTable]) -> Vec<Row> {
         }
     }
     for (task, metric) in extra {
-        let cells = runs.iter().map(|run| measured_cell(run, &task, &metric).unwrap_or_else(|| empty_cell(run))).collect();
-        rows.push(Row { scale: default_scale(&metric), task, metric, reference: None, published: None, published_split: None, cells });
+        let cells = runs
+            .iter()
+            .map(|run| measured_cell(run, &task, &metric).unwrap_or_else(|| empty_cell(run)))
+            .collect();
+        rows.push(Row {
+            scale: default_scale(&metric),
+            task,
+            metric,
+            reference: None,
+            published: None,
+            published_split: None,
+            cells,
+        });
     }
     rows
 }

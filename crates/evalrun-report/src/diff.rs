@@ -28,8 +28,20 @@ pub fn metric_deltas(a: &RunRecord, b: &RunRecord) -> Vec<MetricDelta> {
         }
     }
     keys.sort();
-    let get = |r: &RunRecord, t: &str, m: &str| r.results.get(t).and_then(|x| x.metrics.get(m).copied()).flatten();
-    keys.into_iter().map(|(task, metric)| MetricDelta { a: get(a, &task, &metric), b: get(b, &task, &metric), task, metric }).collect()
+    let get = |r: &RunRecord, t: &str, m: &str| {
+        r.results
+            .get(t)
+            .and_then(|x| x.metrics.get(m).copied())
+            .flatten()
+    };
+    keys.into_iter()
+        .map(|(task, metric)| MetricDelta {
+            a: get(a, &task, &metric),
+            b: get(b, &task, &metric),
+            task,
+            metric,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,10 +55,13 @@ pub struct ChangedPrediction {
 
 /// Examples present in both files whose prediction differs (scores: by more than 1e-9).
 pub fn changed_predictions(a: &[PredictionLine], b: &[PredictionLine]) -> Vec<ChangedPrediction> {
-    let index: BTreeMap<(&str, usize), &PredictionLine> = b.iter().map(|l| ((l.task.as_str(), l.id), l)).collect();
+    let index: BTreeMap<(&str, usize), &PredictionLine> =
+        b.iter().map(|l| ((l.task.as_str(), l.id), l)).collect();
     let mut changed = Vec::new();
     for line in a {
-        let Some(other) = index.get(&(line.task.as_str(), line.id)) else { continue };
+        let Some(other) = index.get(&(line.task.as_str(), line.id)) else {
+            continue;
+        };
         let differs = match (line.prediction.as_f64(), other.prediction.as_f64()) {
             (Some(x), Some(y)) => (x - y).abs() > 1e-9,
             _ => line.prediction != other.prediction,
@@ -65,15 +80,29 @@ pub fn changed_predictions(a: &[PredictionLine], b: &[PredictionLine]) -> Vec<Ch
 }
 
 /// Markdown: the metric table (×100 deltas), then per task the count and first `limit` changes.
-pub fn render(deltas: &[MetricDelta], changed: Option<&[ChangedPrediction]>, a_name: &str, b_name: &str, limit: usize) -> String {
+pub fn render(
+    deltas: &[MetricDelta],
+    changed: Option<&[ChangedPrediction]>,
+    a_name: &str,
+    b_name: &str,
+    limit: usize,
+) -> String {
     let fmt = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{:.2}", v * 100.0));
-    let mut out = format!("| Task | Metric | {a_name} | {b_name} | Δ (×100) |\n|---|---|---:|---:|---:|\n");
+    let mut out =
+        format!("| Task | Metric | {a_name} | {b_name} | Δ (×100) |\n|---|---|---:|---:|---:|\n");
     for d in deltas {
         let delta = match (d.a, d.b) {
             (Some(a), Some(b)) => format!("{:+.2}", (b - a) * 100.0),
             _ => "–".into(),
         };
-        let _ = writeln!(out, "| {} | {} | {} | {} | {delta} |", d.task, d.metric, fmt(d.a), fmt(d.b));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {delta} |",
+            d.task,
+            d.metric,
+            fmt(d.a),
+            fmt(d.b)
+        );
     }
     if let Some(changed) = changed {
         let mut by_task: BTreeMap<&str, Vec<&ChangedPrediction>> = BTreeMap::new();

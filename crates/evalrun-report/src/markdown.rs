@@ -29,7 +29,15 @@ pub fn render(record: &RunRecord, order: &[String]) -> String {
                 );
                 let values: Vec<String> = ordered
                     .iter()
-                    .map(|m| percent(r.metrics.get(*m).copied().flatten()))
+                    .map(|m| {
+                        let value = percent(r.metrics.get(*m).copied().flatten());
+                        match r.ci.get(*m) {
+                            Some(ci) => {
+                                format!("{value} ± {:.2}", (ci.high - ci.low) / 2.0 * 100.0)
+                            }
+                            None => value,
+                        }
+                    })
                     .collect();
                 (ordered.join(" / "), values.join(" / "))
             };
@@ -45,6 +53,9 @@ pub fn render(record: &RunRecord, order: &[String]) -> String {
                 reason.replace('|', "\\|")
             );
         }
+    }
+    if record.results.values().any(|r| !r.ci.is_empty()) {
+        out.push_str("| | | | | ± = half the 95% bootstrap interval | |\n");
     }
     for (key, label) in [
         ("bert_table", "BERT-table average"),

@@ -108,8 +108,14 @@ pub const GLUE_GROUP_DEFINITION: &str =
 impl RunRecord {
     /// Reads a record written by `--output`.
     pub fn read(path: &std::path::Path) -> Result<Self, crate::ReportError> {
-        let text = std::fs::read_to_string(path).map_err(|source| crate::ReportError::Read { path: path.to_path_buf(), source })?;
-        serde_json::from_str(&text).map_err(|e| crate::ReportError::BadRecord { path: path.to_path_buf(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| crate::ReportError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|e| crate::ReportError::BadRecord {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 
     /// Metric values of every task, NaN dropped.

@@ -10,10 +10,22 @@ use crate::write::ReportError;
 
 /// The reference files shipped with evalrun.
 pub const EMBEDDED_REFERENCES: [(&str, &str); 4] = [
-    ("bert-base-glue", include_str!("../../../results/reference/bert-base-glue.toml")),
-    ("gpt2-zero-shot", include_str!("../../../results/reference/gpt2-zero-shot.toml")),
-    ("minilm-sts", include_str!("../../../results/reference/minilm-sts.toml")),
-    ("t5-base", include_str!("../../../results/reference/t5-base.toml")),
+    (
+        "bert-base-glue",
+        include_str!("../../../results/reference/bert-base-glue.toml"),
+    ),
+    (
+        "gpt2-zero-shot",
+        include_str!("../../../results/reference/gpt2-zero-shot.toml"),
+    ),
+    (
+        "minilm-sts",
+        include_str!("../../../results/reference/minilm-sts.toml"),
+    ),
+    (
+        "t5-base",
+        include_str!("../../../results/reference/t5-base.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,7 +104,10 @@ impl AverageEntry {
 }
 
 fn parse(label: &str, text: &str) -> Result<ReferenceFile, ReportError> {
-    toml::from_str(text).map_err(|e| ReportError::Reference { name: label.to_string(), message: e.to_string() })
+    toml::from_str(text).map_err(|e| ReportError::Reference {
+        name: label.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Resolves `--reference`: `NAME` (an embedded file), `NAME/TABLE` (one of its tables), or a
@@ -100,23 +115,35 @@ fn parse(label: &str, text: &str) -> Result<ReferenceFile, ReportError> {
 pub fn resolve(spec: &str) -> Result<Vec<ReferenceTable>, ReportError> {
     let path = Path::new(spec);
     if path.extension().is_some_and(|e| e == "toml") {
-        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         return Ok(parse(spec, &text)?.tables);
     }
-    let (name, table) = spec.split_once('/').map_or((spec, None), |(n, t)| (n, Some(t)));
+    let (name, table) = spec
+        .split_once('/')
+        .map_or((spec, None), |(n, t)| (n, Some(t)));
     let Some((_, text)) = EMBEDDED_REFERENCES.iter().find(|(n, _)| *n == name) else {
         let known: Vec<&str> = EMBEDDED_REFERENCES.iter().map(|(n, _)| *n).collect();
-        return Err(ReportError::Reference { name: spec.to_string(), message: format!("unknown reference; known: {}", known.join(", ")) });
+        return Err(ReportError::Reference {
+            name: spec.to_string(),
+            message: format!("unknown reference; known: {}", known.join(", ")),
+        });
     };
     let file = parse(name, text)?;
     match table {
         None => Ok(file.tables),
         Some(id) => {
             let ids: Vec<String> = file.tables.iter().map(|t| t.id.clone()).collect();
-            file.tables.into_iter().find(|t| t.id == id).map(|t| vec![t]).ok_or_else(|| ReportError::Reference {
-                name: spec.to_string(),
-                message: format!("no table `{id}`; tables: {}", ids.join(", ")),
-            })
+            file.tables
+                .into_iter()
+                .find(|t| t.id == id)
+                .map(|t| vec![t])
+                .ok_or_else(|| ReportError::Reference {
+                    name: spec.to_string(),
+                    message: format!("no table `{id}`; tables: {}", ids.join(", ")),
+                })
         }
     }
 }
@@ -140,7 +167,13 @@ mod tests {
 
     #[test]
     fn unknown_names_and_tables_are_explained() {
-        assert!(resolve("nope").unwrap_err().to_string().contains("bert-base-glue"));
-        assert!(resolve("bert-base-glue/nope").unwrap_err().to_string().contains("model-card"));
+        assert!(resolve("nope")
+            .unwrap_err()
+            .to_string()
+            .contains("bert-base-glue"));
+        assert!(resolve("bert-base-glue/nope")
+            .unwrap_err()
+            .to_string()
+            .contains("model-card"));
     }
 }

@@ -11,14 +11,19 @@ fn number(v: f64, scale: f64) -> String {
 
 fn measured(cell: &Cell, scale: f64) -> String {
     match (cell.measured, cell.ci) {
-        (Some(m), Some(ci)) => format!("{} ± {}", number(m, scale), number((ci.high - ci.low) / 2.0, scale)),
+        (Some(m), Some(ci)) => format!(
+            "{} ± {}",
+            number(m, scale),
+            number((ci.high - ci.low) / 2.0, scale)
+        ),
         (Some(m), None) => number(m, scale),
         (None, _) => "–".into(),
     }
 }
 
 fn delta(cell: &Cell, scale: f64) -> String {
-    cell.delta.map_or_else(|| "–".into(), |d| format!("{:+.2}", d * scale))
+    cell.delta
+        .map_or_else(|| "–".into(), |d| format!("{:+.2}", d * scale))
 }
 
 fn escape_md(s: &str) -> String {
@@ -35,7 +40,9 @@ pub fn markdown(rows: &[Row], runs: &[String], tables: &[ReferenceTable]) -> Str
     out.push_str(&"---:|---:|".repeat(runs.len()));
     out.push_str("---|\n");
     for row in rows {
-        let published = row.published.map_or_else(|| "–".into(), |p| number(p, row.scale));
+        let published = row
+            .published
+            .map_or_else(|| "–".into(), |p| number(p, row.scale));
         let published = match (&row.reference, &row.published_split) {
             (Some(r), Some(s)) => format!("{published} ({r}, {s})"),
             _ => published,
@@ -43,9 +50,18 @@ pub fn markdown(rows: &[Row], runs: &[String], tables: &[ReferenceTable]) -> Str
         let _ = write!(out, "| {} | {} | {} |", row.task, row.metric, published);
         let mut notes = Vec::new();
         for cell in &row.cells {
-            let _ = write!(out, " {} | {} |", measured(cell, row.scale), delta(cell, row.scale));
+            let _ = write!(
+                out,
+                " {} | {} |",
+                measured(cell, row.scale),
+                delta(cell, row.scale)
+            );
             for marker in &cell.markers {
-                let note = if runs.len() > 1 { format!("{}: {marker}", cell.run) } else { marker.clone() };
+                let note = if runs.len() > 1 {
+                    format!("{}: {marker}", cell.run)
+                } else {
+                    marker.clone()
+                };
                 if !notes.contains(&note) {
                     notes.push(note);
                 }
@@ -59,7 +75,11 @@ pub fn markdown(rows: &[Row], runs: &[String], tables: &[ReferenceTable]) -> Str
     if !tables.is_empty() {
         out.push_str("\nSources:\n");
         for table in tables {
-            let _ = writeln!(out, "- `{}`: {} — {}. Protocol: {}.", table.id, table.title, table.source, table.protocol);
+            let _ = writeln!(
+                out,
+                "- `{}`: {} — {}. Protocol: {}.",
+                table.id, table.title, table.source, table.protocol
+            );
         }
     }
     out
@@ -86,7 +106,9 @@ pub fn csv(rows: &[Row]) -> String {
                 csv_field(&row.task),
                 csv_field(&row.metric),
                 csv_field(row.reference.as_deref().unwrap_or("")),
-                opt(row.published),
+                // Published values are decimal numbers divided by their scale: round away the
+                // binary noise of that division.
+                opt(row.published.map(|p| (p * 1e12).round() / 1e12)),
                 csv_field(row.published_split.as_deref().unwrap_or("")),
                 csv_field(&cell.run),
                 opt(cell.measured),
@@ -104,15 +126,23 @@ pub fn csv(rows: &[Row]) -> String {
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
-const COLOURS: [&str; 6] = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#a463f2"];
+const COLOURS: [&str; 6] = [
+    "#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#a463f2",
+];
 
 /// A horizontal chart: one group per row, a bar per run (with its interval as a whisker) and a
 /// black tick at the published value. Rows are drawn on their display scale.
 pub fn svg(rows: &[Row], runs: &[String]) -> String {
-    let rows: Vec<&Row> = rows.iter().filter(|r| r.cells.iter().any(|c| c.measured.is_some()) || r.published.is_some()).collect();
+    let rows: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.cells.iter().any(|c| c.measured.is_some()) || r.published.is_some())
+        .collect();
     let (label_width, plot_width, bar, gap) = (230.0, 520.0, 14.0, 10.0);
     let group = bar * runs.len().max(1) as f64 + gap;
     let height = 40.0 + group * rows.len() as f64 + 30.0 + 18.0 * runs.len() as f64;
@@ -121,7 +151,10 @@ pub fn svg(rows: &[Row], runs: &[String]) -> String {
         .iter()
         .flat_map(|r| {
             let published = r.published.map(|p| p * r.scale);
-            r.cells.iter().filter_map(move |c| c.ci.map(|ci| ci.high).or(c.measured).map(|v| v * r.scale)).chain(published)
+            r.cells
+                .iter()
+                .filter_map(move |c| c.ci.map(|ci| ci.high).or(c.measured).map(|v| v * r.scale))
+                .chain(published)
         })
         .fold(0.0f64, f64::max)
         .max(1e-9);
@@ -154,7 +187,13 @@ pub fn svg(rows: &[Row], runs: &[String]) -> String {
                     escape_html(&cell.run),
                     v
                 );
-                let _ = writeln!(out, "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\">{:.2}</text>", x(v) + 4.0, y + bar - 4.0, v);
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\">{:.2}</text>",
+                    x(v) + 4.0,
+                    y + bar - 4.0,
+                    v
+                );
                 if let Some(ci) = cell.ci {
                     let cy = y + (bar - 2.0) / 2.0;
                     let _ = writeln!(
@@ -208,22 +247,38 @@ pub fn html(rows: &[Row], runs: &[String], tables: &[ReferenceTable]) -> String 
     }
     out.push_str("<th>Notes</th></tr>\n");
     for row in rows {
-        let published = row.published.map_or_else(|| "–".into(), |p| number(p, row.scale));
+        let published = row
+            .published
+            .map_or_else(|| "–".into(), |p| number(p, row.scale));
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"n\">{}{}</td>",
             escape_html(&row.task),
             escape_html(&row.metric),
             published,
-            row.published_split.as_ref().map_or(String::new(), |s| format!(" <small>({})</small>", escape_html(s)))
+            row.published_split
+                .as_ref()
+                .map_or(String::new(), |s| format!(
+                    " <small>({})</small>",
+                    escape_html(s)
+                ))
         );
         let mut notes = Vec::new();
         for cell in &row.cells {
-            let _ = write!(out, "<td class=\"n\">{}</td><td class=\"n\">{}</td>", measured(cell, row.scale), delta(cell, row.scale));
+            let _ = write!(
+                out,
+                "<td class=\"n\">{}</td><td class=\"n\">{}</td>",
+                measured(cell, row.scale),
+                delta(cell, row.scale)
+            );
             notes.extend(cell.markers.iter().cloned());
         }
         notes.dedup();
-        let _ = writeln!(out, "<td class=\"note\">{}</td></tr>", escape_html(&notes.join("; ")));
+        let _ = writeln!(
+            out,
+            "<td class=\"note\">{}</td></tr>",
+            escape_html(&notes.join("; "))
+        );
     }
     out.push_str("</table>\n");
     if !tables.is_empty() {

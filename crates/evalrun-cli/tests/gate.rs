@@ -1,0 +1,287 @@
+//! `evalrun report`, `check`, `diff` and `calibrate` on committed records: golden markdown and
+//! CSV, the gate's three exit codes, a deliberately perturbed record, and the spread file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn baseline() -> PathBuf {
+    repo_root().join("results/baselines/glue-fixtures.json")
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = repo_root()
+        .join("crates/evalrun-cli/tests/golden")
+        .join(name);
+    if std::env::var_os("EVALRUN_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (EVALRUN_BLESS=1 writes it)", path.display()));
+    assert_eq!(actual, expected, "{name} differs from its golden file");
+}
+
+#[test]
+fn report_markdown_and_csv_match_golden_files() {
+    let b = path_str(&baseline()).to_string();
+    for (format, file) in [("md", "report-glue.md"), ("csv", "report-glue.csv")] {
+        let output = evalrun(&[
+            "report",
+            &b,
+            "--reference",
+            "bert-base-glue/model-card",
+            "--reference",
+            "bert-base-glue/run-glue-dev",
+            "--format",
+            format,
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        golden(file, &stdout(&output));
+    }
+    let md =
+        std::fs::read_to_string(repo_root().join("crates/evalrun-cli/tests/golden/report-glue.md"))
+            .unwrap();
+    // Like with like: dev numbers against the test server are marked, the partial average too.
+    assert!(md.contains("≠split: dev vs test server"));
+    assert!(md.contains("partial: without mnli_matched, mnli_mismatched, qqp"));
+}
+
+#[test]
+fn report_html_and_svg_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, svg) = (dir.path().join("r.html"), dir.path().join("r.svg"));
+    let output = evalrun(&[
+        "report",
+        path_str(&baseline()),
+        "--reference",
+        "bert-base-glue/model-card",
+        "--format",
+        "html",
+        "--output",
+        path_str(&html),
+        "--svg",
+        path_str(&svg),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("<svg") && html.contains("</table>")
+    );
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(svg.contains("published 93.50") && svg.trim_end().ends_with("</svg>"));
+}
+
+fn perturbed(dir: &Path, task: &str, metric: &str, by: f64) -> PathBuf {
+    let mut record = read_json(&baseline());
+    let value = record["results"][task]["metrics"][metric].as_f64().unwrap();
+    record["results"][task]["metrics"][metric] = (value + by).into();
+    let path = dir.join("perturbed.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn check_exits_0_within_1_outside_2_on_error() {
+    let b = path_str(&baseline()).to_string();
+    let same = evalrun(&["check", &b, "--baseline", &b]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+
+    let dir = tempfile::tempdir().unwrap();
+    let moved = perturbed(dir.path(), "cola", "mcc", 0.01);
+    let failed = evalrun(&["check", path_str(&moved), "--baseline", &b]);
+    assert_eq!(failed.status.code(), Some(1));
+    let err = stderr(&failed);
+    assert!(
+        err.contains("FAIL cola.mcc: +0.010000 from the baseline, tolerance 0.000100"),
+        "{err}"
+    );
+    assert!(stdout(&failed).contains("**FAIL**"));
+    // The same drift passes a 5% relative rule for that metric... no: 0.01 on 0.014 is 70%.
+    let rules = dir.path().join("t.toml");
+    std::fs::write(&rules, "[metrics.\"cola.mcc\"]\nabsolute = 0.02\n").unwrap();
+    let tolerated = evalrun(&[
+        "check",
+        path_str(&moved),
+        "--baseline",
+        &b,
+        "--tolerance-file",
+        path_str(&rules),
+    ]);
+    assert_eq!(tolerated.status.code(), Some(0), "{}", stdout(&tolerated));
+    let relative = evalrun(&[
+        "check",
+        path_str(&moved),
+        "--baseline",
+        &b,
+        "--tolerance",
+        "100%",
+    ]);
+    assert_eq!(relative.status.code(), Some(0));
+    // A CI-derived rule: 0.01 is well inside 2 bootstrap standard errors (~0.03 each).
+    std::fs::write(&rules, "[default]\nci = 2.0\n").unwrap();
+    let by_ci = evalrun(&[
+        "check",
+        path_str(&moved),
+        "--baseline",
+        &b,
+        "--tolerance-file",
+        path_str(&rules),
+    ]);
+    assert_eq!(by_ci.status.code(), Some(0), "{}", stdout(&by_ci));
+
+    let missing = evalrun(&[
+        "check",
+        &b,
+        "--baseline",
+        path_str(&dir.path().join("none.json")),
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("--bless"));
+    let bad = evalrun(&["check", &b, "--baseline", &b, "--tolerance", "lots"]);
+    assert_eq!(bad.status.code(), Some(2));
+    std::fs::write(dir.path().join("broken.json"), "{\"results\": 3}").unwrap();
+    let broken = evalrun(&[
+        "check",
+        path_str(&dir.path().join("broken.json")),
+        "--baseline",
+        &b,
+    ]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(stderr(&broken).contains("not a valid result record"));
+}
+
+#[test]
+fn bless_is_the_only_way_to_replace_a_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("base.json");
+    let moved = perturbed(dir.path(), "sst2", "accuracy", -0.05);
+    let output = evalrun(&[
+        "check",
+        path_str(&moved),
+        "--baseline",
+        path_str(&target),
+        "--bless",
+    ]);
+    assert!(output.status.success());
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        std::fs::read(&moved).unwrap()
+    );
+    let again = evalrun(&[
+        "check",
+        path_str(&baseline()),
+        "--baseline",
+        path_str(&target),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        std::fs::read(&moved).unwrap(),
+        "a failed check must not touch the baseline"
+    );
+}
+
+#[test]
+fn diff_lists_metric_deltas_and_changed_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let moved = perturbed(dir.path(), "rte", "accuracy", 0.01);
+    let a = dir.path().join("a.jsonl");
+    let b = dir.path().join("b.jsonl");
+    std::fs::write(&a, "{\"task\":\"rte\",\"id\":0,\"label\":\"entailment\",\"prediction\":\"entailment\",\"logits\":[1.0,0.0]}\n{\"task\":\"rte\",\"id\":1,\"label\":\"entailment\",\"prediction\":\"entailment\",\"logits\":[1.0,0.0]}\n").unwrap();
+    std::fs::write(&b, "{\"task\":\"rte\",\"id\":0,\"label\":\"entailment\",\"prediction\":\"entailment\",\"logits\":[1.0,0.0]}\n{\"task\":\"rte\",\"id\":1,\"label\":\"entailment\",\"prediction\":\"not_entailment\",\"logits\":[0.0,1.0]}\n").unwrap();
+    let output = evalrun(&[
+        "diff",
+        path_str(&baseline()),
+        path_str(&moved),
+        "--predictions",
+        path_str(&a),
+        path_str(&b),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("| rte | accuracy | 55.60 | 56.60 | +1.00 |"),
+        "{text}"
+    );
+    assert!(text.contains("1 examples changed prediction."), "{text}");
+    assert!(
+        text.contains("| 1 | \"entailment\" | \"entailment\" | \"not_entailment\" |"),
+        "{text}"
+    );
+}
+
+#[test]
+fn calibrate_writes_run_and_bootstrap_spreads() {
+    let dir = tempfile::tempdir().unwrap();
+    let spread = dir.path().join("spread.json");
+    let one = evalrun(&[
+        "calibrate",
+        "--from",
+        path_str(&baseline()),
+        "--spread",
+        path_str(&spread),
+    ]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    let s = read_json(&spread);
+    assert_eq!(s["method"], "bootstrap");
+    let se = s["spread"]["sst2.accuracy"].as_f64().unwrap();
+    // Binomial standard error of 0.789 on 872 examples is 0.0138.
+    assert!((se - 0.0138).abs() < 0.002, "{se}");
+
+    let moved = perturbed(dir.path(), "sst2", "accuracy", 0.02);
+    let two = evalrun(&[
+        "calibrate",
+        "--from",
+        path_str(&baseline()),
+        "--from",
+        path_str(&moved),
+        "--spread",
+        path_str(&spread),
+    ]);
+    assert!(two.status.success(), "{}", stderr(&two));
+    let s = read_json(&spread);
+    assert_eq!(
+        (s["method"].as_str(), s["runs"].as_u64()),
+        (Some("runs"), Some(2))
+    );
+    assert!((s["spread"]["sst2.accuracy"].as_f64().unwrap() - 0.02 / 2f64.sqrt()).abs() < 1e-9);
+    assert_eq!(s["spread"]["cola.mcc"].as_f64(), Some(0.0));
+
+    // A spread-based rule then tolerates exactly k × spread.
+    std::fs::write(
+        dir.path().join("t.toml"),
+        "spread_file = \"spread.json\"\n[metrics.\"sst2.accuracy\"]\nspread = 1.5\n",
+    )
+    .unwrap();
+    let gated = evalrun(&[
+        "check",
+        path_str(&moved),
+        "--baseline",
+        path_str(&baseline()),
+        "--tolerance-file",
+        path_str(&dir.path().join("t.toml")),
+    ]);
+    assert_eq!(gated.status.code(), Some(0), "{}", stdout(&gated));
+
+    // Repeated runs of a deterministic evaluation have zero spread.
+    let repeated = evalrun(&[
+        "calibrate",
+        "--repeat",
+        "2",
+        "--model",
+        "tests/fixtures/models/bert-tiny-cls2",
+        "--task",
+        "rte",
+        "--data-dir",
+        path_str(&data_dir()),
+        "--spread",
+        path_str(&spread),
+    ]);
+    assert!(repeated.status.success(), "{}", stderr(&repeated));
+    assert_eq!(
+        read_json(&spread)["spread"]["rte.accuracy"].as_f64(),
+        Some(0.0)
+    );
+}
