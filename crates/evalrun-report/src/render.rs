@@ -187,10 +187,12 @@ pub fn svg(rows: &[Row], runs: &[String]) -> String {
                     escape_html(&cell.run),
                     v
                 );
+                // The value label goes after the bar and its whisker, so neither hides it.
+                let right = cell.ci.map_or(v, |ci| v.max(ci.high * row.scale));
                 let _ = writeln!(
                     out,
                     "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\">{:.2}</text>",
-                    x(v) + 4.0,
+                    x(right) + 4.0,
                     y + bar - 4.0,
                     v
                 );
