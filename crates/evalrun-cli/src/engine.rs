@@ -224,6 +224,8 @@ pub fn execute(settings: &Settings, runtime: &Runtime) -> anyhow::Result<Executi
                 examples_per_second: dataset.examples.len() as f64 / wall.max(1e-9),
                 ci: outcome.ci,
                 bootstrap: (settings.bootstrap.resamples > 0).then_some(settings.bootstrap),
+                sums: BTreeMap::new(),
+                windows: None,
             },
         );
     }

@@ -7,6 +7,7 @@
 
 mod commands;
 mod engine;
+mod perplexity;
 mod settings;
 
 use std::process::ExitCode;
@@ -44,6 +45,8 @@ enum Command {
     Check(commands::CheckArgs),
     /// Measure run-to-run spread (repeated runs, or one run's bootstrap) for tolerances.
     Calibrate(commands::CalibrateArgs),
+    /// Token, word and byte perplexity of a text file under a causal LM.
+    Perplexity(perplexity::PerplexityArgs),
     /// List the known tasks.
     Tasks {
         /// Also load task files from this directory.
@@ -110,6 +113,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => commands::diff(args),
         Command::Check(args) => commands::check(args),
         Command::Calibrate(args) => commands::calibrate(args),
+        Command::Perplexity(args) => perplexity::perplexity(args),
         Command::Tasks { tasks_dir } => ok(engine::list_tasks(tasks_dir.as_deref())),
     };
     match result {

@@ -7,6 +7,7 @@
 pub mod average;
 pub mod bootstrap;
 pub mod example;
+pub mod lm;
 pub mod metrics;
 
 pub use example::{Example, Gold, Prediction};

@@ -56,6 +56,14 @@ pub struct TaskResult {
     pub ci: BTreeMap<String, Interval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<BootstrapSpec>,
+    /// For language-model scoring: the sums every normalisation is computed from
+    /// (`loglikelihood` in nats, `tokens`, `words`, `bytes`, `characters`), so any other
+    /// normalisation can be recomputed from the record.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sums: BTreeMap<String, f64>,
+    /// The window policy of rolling scoring, e.g. `lm-eval disjoint, max_length 1024`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

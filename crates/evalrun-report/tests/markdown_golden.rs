@@ -35,6 +35,8 @@ fn result(metrics: &[(&str, f64)], table_metric: &str, n: usize, scoring: &str) 
         examples_per_second: 1.0,
         ci: BTreeMap::new(),
         bootstrap: None,
+        sums: BTreeMap::new(),
+        windows: None,
     }
 }
 

@@ -71,6 +71,42 @@ impl TextEncoder {
         })
     }
 
+    /// An encoder for language-model scoring: no padding, no truncation (scoring cuts its
+    /// own windows), no special tokens.
+    pub fn load_untruncated(path: &Path) -> Result<Self, RuntimeError> {
+        let fail = |message: String| RuntimeError::Tokenizer {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut tokenizer = Tokenizer::from_file(path).map_err(|e| fail(e.to_string()))?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Self {
+            tokenizer,
+            pad_id: 0,
+            max_length: usize::MAX,
+        })
+    }
+
+    /// Token ids of `text` without special tokens (truncated only if this encoder truncates).
+    pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>, RuntimeError> {
+        let encoding = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| RuntimeError::Tokenizer {
+                path: "tokenizer.json".into(),
+                message: e.to_string(),
+            })?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// The id of `token`, if the vocabulary has it.
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.tokenizer.token_to_id(token)
+    }
+
     pub fn pad_id(&self) -> u32 {
         self.pad_id
     }

@@ -6,12 +6,14 @@
 //! nothing about tasks or metrics: callers give it texts and get logits or embeddings.
 
 pub mod batch;
+pub mod causal;
 pub mod encode;
 pub mod error;
 pub mod library;
 pub mod model;
 pub mod session;
 
+pub use causal::{CausalLm, WindowScore};
 pub use encode::{Encoded, TextEncoder};
 pub use error::RuntimeError;
 pub use library::find_library;

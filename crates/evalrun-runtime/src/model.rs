@@ -27,12 +27,20 @@ impl ModelFiles {
                 dir: dir.to_path_buf(),
             });
         }
-        let onnx = [dir.join("model.onnx"), dir.join("onnx/model.onnx")]
-            .into_iter()
-            .find(|p| p.is_file())
-            .ok_or_else(|| RuntimeError::ModelNotFound {
-                dir: dir.to_path_buf(),
-            })?;
+        // Optimum names decoder exports `model.onnx` now and `decoder_model_merged.onnx` /
+        // `decoder_model.onnx` in older releases.
+        let onnx = [
+            "model.onnx",
+            "onnx/model.onnx",
+            "decoder_model_merged.onnx",
+            "decoder_model.onnx",
+        ]
+        .map(|name| dir.join(name))
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| RuntimeError::ModelNotFound {
+            dir: dir.to_path_buf(),
+        })?;
         let tokenizer = dir.join("tokenizer.json");
         if !tokenizer.is_file() {
             return Err(RuntimeError::MissingFile {
@@ -70,6 +78,9 @@ pub struct ModelConfig {
     pub pooling: Option<Pooling>,
     /// Whether `modules.json` ends with a `Normalize` module.
     pub normalize: bool,
+    pub eos_token_id: Option<u32>,
+    pub attention_heads: Option<usize>,
+    pub hidden_size: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +93,16 @@ struct RawConfig {
     n_positions: Option<usize>,
     #[serde(default)]
     pad_token_id: Option<u32>,
+    #[serde(default)]
+    eos_token_id: Option<u32>,
+    #[serde(default)]
+    n_head: Option<usize>,
+    #[serde(default)]
+    num_attention_heads: Option<usize>,
+    #[serde(default)]
+    n_embd: Option<usize>,
+    #[serde(default)]
+    hidden_size: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +160,9 @@ impl ModelConfig {
             }
             config.max_position_embeddings = raw.max_position_embeddings.or(raw.n_positions);
             config.pad_token_id = raw.pad_token_id;
+            config.eos_token_id = raw.eos_token_id;
+            config.attention_heads = raw.n_head.or(raw.num_attention_heads);
+            config.hidden_size = raw.n_embd.or(raw.hidden_size);
         }
         let dir = &files.dir;
         let sentence = dir.join("sentence_bert_config.json");

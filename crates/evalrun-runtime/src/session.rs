@@ -17,7 +17,7 @@ use crate::error::RuntimeError;
 use crate::library::{find_library, version_from_file_name};
 use crate::model::{ModelConfig, ModelFiles, Pooling};
 
-fn ort_error<E: fmt::Display>(context: &str) -> impl FnOnce(E) -> RuntimeError + '_ {
+pub(crate) fn ort_error<E: fmt::Display>(context: &str) -> impl FnOnce(E) -> RuntimeError + '_ {
     move |e| RuntimeError::Ort {
         context: context.to_string(),
         message: e.to_string(),
@@ -123,6 +123,39 @@ impl Runtime {
         &self.options
     }
 
+    /// A session on `path` with graph optimisation level all, the intra-op threads and the
+    /// execution provider chosen. CUDA never falls back to the CPU silently.
+    pub fn session(&self, path: &Path) -> Result<Session, RuntimeError> {
+        let mut builder = Session::builder(&self.environment)
+            .map_err(ort_error("creating a session builder"))?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(ort_error("setting the graph optimisation level"))?
+            .with_intra_threads(self.options.threads.max(1))
+            .map_err(ort_error("setting the thread count"))?;
+        if let Device::Cuda(id) = self.options.device {
+            if !ort::ep::CUDA::is_available().unwrap_or(false) {
+                return Err(RuntimeError::CudaUnavailable {
+                    reason: "this ONNX Runtime build does not list the CUDA provider".into(),
+                });
+            }
+            let cuda = ort::ep::CUDA::default()
+                .with_device_id(id)
+                .build()
+                .error_on_failure();
+            builder = builder.with_execution_providers([cuda]).map_err(|e| {
+                RuntimeError::CudaUnavailable {
+                    reason: e.to_string(),
+                }
+            })?;
+        }
+        builder
+            .commit_from_file(path)
+            .map_err(|e| RuntimeError::Ort {
+                context: format!("loading `{}`", path.display()),
+                message: e.to_string(),
+            })
+    }
+
     pub fn execution_provider(&self) -> &'static str {
         match self.options.device {
             Device::Cpu => "CPUExecutionProvider",
@@ -181,34 +214,7 @@ impl Model {
     ) -> Result<Self, RuntimeError> {
         let files = ModelFiles::locate(dir)?;
         let config = ModelConfig::load(&files)?;
-        let mut builder = Session::builder(&runtime.environment)
-            .map_err(ort_error("creating a session builder"))?
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(ort_error("setting the graph optimisation level"))?
-            .with_intra_threads(runtime.options.threads.max(1))
-            .map_err(ort_error("setting the thread count"))?;
-        if let Device::Cuda(id) = runtime.options.device {
-            if !ort::ep::CUDA::is_available().unwrap_or(false) {
-                return Err(RuntimeError::CudaUnavailable {
-                    reason: "this ONNX Runtime build does not list the CUDA provider".into(),
-                });
-            }
-            let cuda = ort::ep::CUDA::default()
-                .with_device_id(id)
-                .build()
-                .error_on_failure();
-            builder = builder.with_execution_providers([cuda]).map_err(|e| {
-                RuntimeError::CudaUnavailable {
-                    reason: e.to_string(),
-                }
-            })?;
-        }
-        let session = builder
-            .commit_from_file(&files.onnx)
-            .map_err(|e| RuntimeError::Ort {
-                context: format!("loading `{}`", files.onnx.display()),
-                message: e.to_string(),
-            })?;
+        let session = runtime.session(&files.onnx)?;
 
         let takes_token_type_ids = check_inputs(&session, &files.onnx)?;
         let head = find_head(&session, &files.onnx, &config)?;
