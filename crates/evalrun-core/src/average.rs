@@ -70,22 +70,11 @@ fn lookup(metrics: &TaskMetrics, task: &str, metric: &str) -> Option<f64> {
 
 /// The BERT-table average over whichever of its nine inputs are present; `None` if none are.
 pub fn bert_table_average(metrics: &TaskMetrics) -> Option<Average> {
-    let mut values = Vec::new();
-    let (mut included, mut missing) = (Vec::new(), Vec::new());
-    for (task, metric) in BERT_TABLE {
-        match lookup(metrics, task, metric) {
-            Some(v) => {
-                values.push(v);
-                included.push(task.to_string());
-            }
-            None => missing.push(task.to_string()),
-        }
-    }
-    mean(&values).map(|value| Average {
-        value,
-        included,
-        missing,
-    })
+    average_over(
+        BERT_TABLE
+            .iter()
+            .map(|(task, metric)| (*task, lookup(metrics, task, metric))),
+    )
 }
 
 /// The GLUE group average over whichever of its tasks are complete; `None` if none are.
@@ -93,16 +82,23 @@ pub fn bert_table_average(metrics: &TaskMetrics) -> Option<Average> {
 /// A task counts only when every metric averaged inside it is present (MNLI needs both
 /// matched and mismatched).
 pub fn glue_group_average(metrics: &TaskMetrics) -> Option<Average> {
+    average_over(GLUE_GROUP.iter().map(|(task, parts)| {
+        let inner: Option<Vec<f64>> = parts.iter().map(|(t, m)| lookup(metrics, t, m)).collect();
+        (*task, inner.as_deref().and_then(mean))
+    }))
+}
+
+/// The mean of the present values, remembering which inputs were present and which missing.
+fn average_over<'a>(inputs: impl Iterator<Item = (&'a str, Option<f64>)>) -> Option<Average> {
     let mut values = Vec::new();
     let (mut included, mut missing) = (Vec::new(), Vec::new());
-    for (task, parts) in GLUE_GROUP {
-        let inner: Option<Vec<f64>> = parts.iter().map(|(t, m)| lookup(metrics, t, m)).collect();
-        match inner.as_deref().and_then(mean) {
+    for (name, value) in inputs {
+        match value {
             Some(v) => {
                 values.push(v);
-                included.push(task.to_string());
+                included.push(name.to_string());
             }
-            None => missing.push(task.to_string()),
+            None => missing.push(name.to_string()),
         }
     }
     mean(&values).map(|value| Average {
