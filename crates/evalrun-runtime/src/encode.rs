@@ -102,6 +102,29 @@ impl TextEncoder {
         Ok(encoding.get_ids().to_vec())
     }
 
+    /// lm-evaluation-harness `_encode_pair`: trailing spaces of the context move to the
+    /// continuation, the pair is encoded whole and the continuation is what follows the
+    /// context's own tokens.
+    pub fn encode_pair(
+        &self,
+        context: &str,
+        continuation: &str,
+    ) -> Result<(Vec<u32>, Vec<u32>), RuntimeError> {
+        let trimmed = context.trim_end();
+        let (context, continuation) = if trimmed.len() < context.len() {
+            (
+                trimmed,
+                format!("{}{continuation}", &context[trimmed.len()..]),
+            )
+        } else {
+            (context, continuation.to_string())
+        };
+        let whole = self.encode_plain(&format!("{context}{continuation}"))?;
+        let context_ids = self.encode_plain(context)?;
+        let continuation_ids = whole.get(context_ids.len()..).unwrap_or_default().to_vec();
+        Ok((context_ids, continuation_ids))
+    }
+
     /// The id of `token`, if the vocabulary has it.
     pub fn token_id(&self, token: &str) -> Option<u32> {
         self.tokenizer.token_to_id(token)

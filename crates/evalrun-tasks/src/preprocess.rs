@@ -87,6 +87,32 @@ pub fn wikitext_detokenizer(page: &str) -> String {
     s
 }
 
+/// Megatron-LM's `ptb_detokenizer` (tasks/zeroshot_gpt/detokenizer.py), used for the GPT-2
+/// paper-style PTB number.
+pub fn ptb_detokenizer(text: &str) -> String {
+    let mut s = text.to_string();
+    for (from, to) in [
+        (" '", "'"),
+        (" \n", "\n"),
+        ("\n ", "\n"),
+        (" n't", "n't"),
+        (" N ", "1 "),
+        ("$ 1", "$1"),
+        ("# 1", "#1"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+/// The word-level token count the GPT-2 paper normalises by for line-based corpora (PTB,
+/// WikiText, 1BW): whitespace-separated words plus one end-of-line token per line.
+pub fn words_plus_eos(text: &str) -> usize {
+    text.lines()
+        .map(|line| line.split_whitespace().count() + 1)
+        .sum()
+}
+
 /// lm-eval's word count of a WikiText page: `len(re.split(r"\s+", page))`, which counts the
 /// empty pieces before leading and after trailing whitespace.
 pub fn lm_eval_word_count(page: &str) -> usize {
@@ -134,6 +160,16 @@ mod tests {
             wikitext_detokenizer("the dogs ' bone , John 's"),
             "the dogs'bone, John's"
         );
+    }
+
+    #[test]
+    fn ptb_rules_and_word_counts() {
+        // Expected value printed by the same rules in Python (Megatron's function).
+        assert_eq!(
+            ptb_detokenizer(" it 's N years \n they do n't pay $ N \n"),
+            " it's1 years\nthey don't pay $ N\n"
+        );
+        assert_eq!(words_plus_eos(" a b \n c \n"), 5);
     }
 
     #[test]
