@@ -40,6 +40,17 @@ pub fn list_tasks(tasks_dir: Option<&Path>) -> anyhow::Result<()> {
             task.description
         );
     }
+    out.push_str("\n| LM task | Version | Metrics | Corresponds to |\n|---|---:|---|---|\n");
+    for task in crate::lm::lm_tasks()? {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            task.name,
+            task.version,
+            task.metrics.join(", "),
+            task.corresponds_to
+        );
+    }
     print!("{out}");
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 mod commands;
 mod engine;
+mod lm;
 mod perplexity;
 mod settings;
 
@@ -45,6 +46,8 @@ enum Command {
     Check(commands::CheckArgs),
     /// Measure run-to-run spread (repeated runs, or one run's bootstrap) for tolerances.
     Calibrate(commands::CalibrateArgs),
+    /// Causal-LM tasks: wikitext2, ptb_gpt2, lambada_openai, … (see `evalrun tasks`).
+    Lm(lm::LmArgs),
     /// Token, word and byte perplexity of a text file under a causal LM.
     Perplexity(perplexity::PerplexityArgs),
     /// List the known tasks.
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check(args),
         Command::Calibrate(args) => commands::calibrate(args),
         Command::Perplexity(args) => perplexity::perplexity(args),
+        Command::Lm(args) => lm::run(args),
         Command::Tasks { tasks_dir } => ok(engine::list_tasks(tasks_dir.as_deref())),
     };
     match result {

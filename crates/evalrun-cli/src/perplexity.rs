@@ -11,13 +11,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use evalrun_core::lm::{rolling_windows, strided_windows};
-use evalrun_report::record::BuildInfo;
-use evalrun_report::{
-    sha256_file, write_atomic, DataProvenance, ModelProvenance, RunRecord, RuntimeProvenance,
-    TaskResult,
-};
-use evalrun_runtime::{CausalLm, Device, Runtime, RuntimeOptions};
+use evalrun_report::{sha256_file, write_atomic, DataProvenance, TaskResult};
+
+use evalrun_core::lm::strided_guide_weights;
+
+use crate::lm::{perplexities, LmSession};
 
 #[derive(Args, Debug)]
 pub struct PerplexityArgs {
@@ -49,60 +47,21 @@ pub struct PerplexityArgs {
     output: Option<PathBuf>,
 }
 
-/// The four normalisations of one log-likelihood sum.
-pub fn perplexities(
-    loglikelihood: f64,
-    tokens: usize,
-    words: usize,
-    bytes: usize,
-) -> BTreeMap<String, Option<f64>> {
-    let per = |n: usize| (n > 0).then(|| (-loglikelihood / n as f64).exp());
-    let mut m = BTreeMap::new();
-    m.insert("token_perplexity".to_string(), per(tokens));
-    m.insert("word_perplexity".to_string(), per(words));
-    m.insert("byte_perplexity".to_string(), per(bytes));
-    m.insert(
-        "bits_per_byte".to_string(),
-        (bytes > 0).then(|| -loglikelihood / bytes as f64 / std::f64::consts::LN_2),
-    );
-    m
-}
-
 pub fn perplexity(args: PerplexityArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read `{}` as UTF-8 text", args.file.display()))?;
-    if let Some(0) = args.stride {
+    if args.stride == Some(0) {
         bail!("`--stride` must be at least 1");
     }
-    let device: Device = args.device.parse()?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let runtime = Runtime::new(RuntimeOptions { device, threads })?;
-    let mut lm = CausalLm::load(&runtime, &args.model)?;
-    let Some(context) = args.context.or(lm.context()) else {
-        bail!(
-            "`{}` has no n_positions in config.json; pass `--context N`",
-            args.model.display()
-        );
-    };
-    let tokens = lm.encoder().encode_plain(&text)?;
-    let (windows, policy) = match args.stride {
-        Some(stride) => (
-            strided_windows(&tokens, context, stride),
-            format!("transformers perplexity guide: max_length {context}, stride {stride}"),
-        ),
-        None => (
-            rolling_windows(&tokens, lm.eot(), context),
-            format!("lm-eval disjoint rolling windows: max_length {context}, end-of-text prefix"),
-        ),
-    };
+    let mut session = LmSession::open(&args.model, &args.device, args.threads, args.context)?;
+    let tokens = session.lm.encoder().encode_plain(&text)?;
+    let (windows, policy) = session.rolling(&tokens, args.stride);
     let scored_started = Instant::now();
-    let scores = lm.score(
+    let scores = session.lm.score(
         &windows,
         args.batch_size,
-        args.batch_tokens.max(context),
+        args.batch_tokens.max(session.context),
         &mut |_| {},
     )?;
     let wall = scored_started.elapsed().as_secs_f64();
@@ -113,9 +72,29 @@ pub fn perplexity(args: PerplexityArgs) -> anyhow::Result<ExitCode> {
         text.len(),
         text.chars().count(),
     );
-    let metrics = perplexities(loglikelihood, scored, words, bytes);
-
+    let mut metrics = perplexities(loglikelihood, scored, words, bytes);
     let mut sums = BTreeMap::new();
+    if let Some(stride) = args.stride {
+        // The guide's own aggregation: each window's mean loss weighted by trg_len − 1.
+        let weights = strided_guide_weights(tokens.len(), session.context, stride);
+        let guide_nll: f64 = scores
+            .iter()
+            .zip(&weights)
+            .map(|(s, &w)| -s.loglikelihood / s.tokens as f64 * w as f64)
+            .sum();
+        let guide_tokens: usize = weights.iter().sum();
+        metrics.insert(
+            "token_perplexity".into(),
+            (guide_tokens > 0).then(|| (guide_nll / guide_tokens as f64).exp()),
+        );
+        metrics.insert(
+            "token_perplexity_exact".into(),
+            (scored > 0).then(|| (-loglikelihood / scored as f64).exp()),
+        );
+        sums.insert("guide_nll_sum".to_string(), guide_nll);
+        sums.insert("guide_tokens".to_string(), guide_tokens as f64);
+    }
+
     for (k, v) in [
         ("loglikelihood", loglikelihood),
         ("tokens", scored as f64),
@@ -132,14 +111,7 @@ pub fn perplexity(args: PerplexityArgs) -> anyhow::Result<ExitCode> {
         task_version: 1,
         protocol: "whole file as one text; token = scored BPE tokens, word = whitespace-separated, byte = UTF-8 bytes".into(),
         table_metric: "token_perplexity".into(),
-        model: ModelProvenance {
-            path: lm.files().onnx.display().to_string(),
-            sha256: sha256_file(&lm.files().onnx)?,
-            tokenizer_sha256: sha256_file(&lm.files().tokenizer)?,
-            scoring: if lm.has_past() { "causal lm (with-past export, empty past)".into() } else { "causal lm".into() },
-            max_length: context,
-            label_mapping: None,
-        },
+        model: session.model.clone(),
         data: DataProvenance { path: args.file.display().to_string(), sha256: sha256_file(&args.file)?, labels_path: None, labels_sha256: None },
         wall_seconds: wall,
         examples_per_second: scored as f64 / wall.max(1e-9),
@@ -150,25 +122,13 @@ pub fn perplexity(args: PerplexityArgs) -> anyhow::Result<ExitCode> {
     };
     let mut results = BTreeMap::new();
     results.insert("perplexity".to_string(), result);
-    let record = RunRecord {
-        evalrun: BuildInfo {
-            version: env!("CARGO_PKG_VERSION").into(),
-            git_commit: env!("EVALRUN_GIT_COMMIT").into(),
-        },
-        command: "perplexity".into(),
-        runtime: RuntimeProvenance {
-            ort_version: runtime.version().to_string(),
-            ort_library: runtime.library().display().to_string(),
-            execution_provider: runtime.execution_provider().to_string(),
-            device: device.to_string(),
-            threads,
-            batch_size: args.batch_size,
-        },
+    let record = session.record(
+        "perplexity",
+        args.batch_size,
         results,
-        skipped: BTreeMap::new(),
-        averages: BTreeMap::new(),
-        wall_seconds: started.elapsed().as_secs_f64(),
-    };
+        BTreeMap::new(),
+        started.elapsed().as_secs_f64(),
+    );
     if let Some(path) = &args.output {
         write_atomic(
             path,

@@ -37,12 +37,14 @@ fn close(got: f64, expected: f64, what: &str) {
 fn strided_perplexity_matches_the_transformers_guide_with_and_without_past() {
     let reference = read_json(&fixtures().join("reference/lm/perplexity_ptb_stride256.json"));
     let plain = run("tests/fixtures/models/gpt2-tiny", "256");
+    // The guide weights each window's mean loss by trg_len − 1; evalrun reproduces that
+    // aggregation and keeps the exact per-token sums beside it.
     assert_eq!(
-        plain["sums"]["tokens"].as_f64(),
+        plain["sums"]["guide_tokens"].as_f64(),
         reference["n_tokens"].as_f64()
     );
     close(
-        -plain["sums"]["loglikelihood"].as_f64().unwrap(),
+        plain["sums"]["guide_nll_sum"].as_f64().unwrap(),
         reference["nll_sum"].as_f64().unwrap(),
         "nll sum",
     );
@@ -50,6 +52,12 @@ fn strided_perplexity_matches_the_transformers_guide_with_and_without_past() {
         plain["metrics"]["token_perplexity"].as_f64().unwrap(),
         reference["perplexity"].as_f64().unwrap(),
         "perplexity",
+    );
+    let total = reference["total_tokens"].as_f64().unwrap();
+    assert_eq!(
+        plain["sums"]["tokens"].as_f64(),
+        Some(total - 1.0),
+        "every token but the first is scored once"
     );
     assert!(plain["windows"].as_str().unwrap().contains("stride 256"));
 

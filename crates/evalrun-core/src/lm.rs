@@ -98,6 +98,31 @@ pub fn strided_windows(tokens: &[u32], max_length: usize, stride: usize) -> Vec<
     windows
 }
 
+/// The transformers guide's per-window token weights, one per window of [`strided_windows`]
+/// (same arguments): the guide multiplies each window's mean loss by `trg_len − 1`
+/// ("num_valid_tokens − batch_size") and divides the total by the sum of those weights. For
+/// overlapping windows that is one less than the tokens the window scores, so the guide's
+/// perplexity is a slightly re-weighted mean; `evalrun perplexity --stride` reproduces it.
+pub fn strided_guide_weights(len: usize, max_length: usize, stride: usize) -> Vec<usize> {
+    let mut weights = Vec::new();
+    let (mut previous_end, mut begin) = (0, 0);
+    while begin < len {
+        let end = (begin + max_length).min(len);
+        let target_len = end - previous_end;
+        let window_len = end - begin;
+        // Same skip rule as strided_windows: a window that scores nothing is not emitted.
+        if (window_len - target_len.min(window_len)).max(1) < window_len {
+            weights.push(target_len - 1);
+        }
+        previous_end = end;
+        if end == len {
+            break;
+        }
+        begin += stride;
+    }
+    weights
+}
+
 /// lm-eval's scoring of `continuation` after `context` (both already tokenized as lm-eval
 /// `_encode_pair` does), left-truncated to `max_length + 1` tokens.
 pub fn continuation_window(context: &[u32], continuation: &[u32], max_length: usize) -> Window {
@@ -163,6 +188,16 @@ mod tests {
         let targets: Vec<Vec<u32>> = w.iter().map(|w| w.targets().to_vec()).collect();
         assert_eq!(targets, vec![vec![1, 2, 3], vec![4, 5], vec![6]]);
         assert_eq!(w[1].tokens, vec![2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn guide_weights_are_trg_len_minus_one() {
+        // Windows [0..4) trg_len 4, [2..6) trg_len 2, [4..7) trg_len 1.
+        assert_eq!(strided_guide_weights(7, 4, 2), vec![3, 1, 0]);
+        assert_eq!(
+            strided_guide_weights(7, 4, 2).len(),
+            strided_windows(&(0..7).collect::<Vec<_>>(), 4, 2).len()
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod error;
+pub mod lm;
 pub mod preprocess;
 pub mod registry;
 pub mod spec;

@@ -17,7 +17,11 @@ impl TaskRegistry {
     /// The task files compiled into this build.
     pub fn embedded() -> Result<Self, TaskError> {
         let mut registry = Self::default();
-        for (file, text) in crate::EMBEDDED_TASKS {
+        // Language-model tasks have their own schema (crate::lm).
+        for (file, text) in crate::EMBEDDED_TASKS
+            .iter()
+            .filter(|(f, _)| !f.starts_with("lm/"))
+        {
             registry.insert(format!("tasks/{file}"), parse(file, text)?, false)?;
         }
         Ok(registry)

@@ -1,0 +1,312 @@
+//! Language-model task files (`tasks/lm/*.toml`) and their document readers.
+//!
+//! ```toml
+//! name = "wikitext2"
+//! version = 1
+//! description = "WikiText-2 test, lm-eval `wikitext` 2.0"
+//! protocol = "…"
+//! request = "rolling"                 # rolling | last_word | last_token
+//! reader = "wikitext_articles"        # wikitext_articles | whole_file | lines | jsonl_text
+//! paths = ["lm/wikitext-2/wiki.test.tokens", "lm/wikitext-2/wiki.test.raw"]   # first present wins
+//! detokenizer = "wikitext"            # wikitext | ptb | none
+//! words = "lm_eval_split"             # lm_eval_split | words_plus_eos
+//! metrics = ["word_perplexity", "byte_perplexity", "bits_per_byte", "token_perplexity"]
+//! table_metric = "word_perplexity"
+//! ```
+//!
+//! Word and byte counts are taken on the text *before* de-tokenizing (lm-eval's convention,
+//! and the GPT-2 paper's "original tokens").
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::hex_sha256;
+use crate::error::{DataError, TaskError};
+use crate::preprocess::{
+    lm_eval_word_count, ptb_detokenizer, wikitext_articles, wikitext_detokenizer, words_plus_eos,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LmRequest {
+    /// Rolling log-likelihood of each whole document.
+    Rolling,
+    /// lm-eval `lambada_openai`: " " + last space-separated word given the rest; accuracy =
+    /// every token of it greedy; perplexity = exp(−mean log-likelihood).
+    LastWord,
+    /// Megatron's non-strict LAMBADA: the last BPE token given all before it.
+    LastToken,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LmReader {
+    /// WikiText test file cut into articles at top-level headings.
+    WikitextArticles,
+    /// The whole file as one document.
+    WholeFile,
+    /// One document per non-empty line.
+    Lines,
+    /// One document per JSON line, its `text` field.
+    JsonlText,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detokenizer {
+    Wikitext,
+    Ptb,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WordCount {
+    /// `len(re.split(r"\s+", text))` (lm-eval wikitext).
+    LmEvalSplit,
+    /// Whitespace words plus one end-of-line token per line (the GPT-2 paper's counts).
+    WordsPlusEos,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LmTaskSpec {
+    pub name: String,
+    pub version: u32,
+    pub description: String,
+    pub protocol: String,
+    /// The published number this variant corresponds to, in words.
+    pub corresponds_to: String,
+    pub request: LmRequest,
+    pub reader: LmReader,
+    /// Candidate paths relative to the data directory; the first that exists is read.
+    pub paths: Vec<String>,
+    pub detokenizer: Detokenizer,
+    #[serde(default)]
+    pub words: Option<WordCount>,
+    pub metrics: Vec<String>,
+    pub table_metric: String,
+}
+
+/// One document (or example) with its original text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub id: usize,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LmDataset {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub documents: Vec<Document>,
+}
+
+const KNOWN_METRICS: [&str; 6] = [
+    "word_perplexity",
+    "byte_perplexity",
+    "bits_per_byte",
+    "token_perplexity",
+    "accuracy",
+    "perplexity",
+];
+
+/// Parses and validates one LM task file.
+pub fn parse(file: &str, text: &str) -> Result<LmTaskSpec, TaskError> {
+    let invalid = |message: String| TaskError::Invalid {
+        file: file.to_string(),
+        message,
+    };
+    let spec: LmTaskSpec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    if let Some(m) = spec
+        .metrics
+        .iter()
+        .find(|m| !KNOWN_METRICS.contains(&m.as_str()))
+    {
+        return Err(invalid(format!(
+            "unknown metric `{m}`; known: {}",
+            KNOWN_METRICS.join(", ")
+        )));
+    }
+    if !spec.metrics.contains(&spec.table_metric) {
+        return Err(invalid(format!(
+            "`table_metric` `{}` is not one of `metrics`",
+            spec.table_metric
+        )));
+    }
+    if spec.paths.is_empty() {
+        return Err(invalid("`paths` is empty".into()));
+    }
+    if spec.request == LmRequest::Rolling
+        && spec.words.is_none()
+        && spec.metrics.iter().any(|m| m == "word_perplexity")
+    {
+        return Err(invalid("`word_perplexity` needs `words`".into()));
+    }
+    Ok(spec)
+}
+
+impl LmTaskSpec {
+    /// The text the model scores.
+    pub fn detokenize(&self, text: &str) -> String {
+        match self.detokenizer {
+            Detokenizer::Wikitext => wikitext_detokenizer(text),
+            Detokenizer::Ptb => ptb_detokenizer(text),
+            Detokenizer::None => text.to_string(),
+        }
+    }
+
+    /// The word count normalisation of an original document.
+    pub fn word_count(&self, text: &str) -> usize {
+        match self.words {
+            Some(WordCount::LmEvalSplit) => lm_eval_word_count(text),
+            Some(WordCount::WordsPlusEos) => words_plus_eos(text),
+            None => text.split_whitespace().count(),
+        }
+    }
+
+    /// Reads the documents from the first of `paths` that exists under `data_dir`.
+    pub fn load(&self, data_dir: &Path) -> Result<LmDataset, DataError> {
+        let Some(path) = self
+            .paths
+            .iter()
+            .map(|p| data_dir.join(p))
+            .find(|p| p.is_file())
+        else {
+            return Err(DataError::Missing {
+                task: self.name.clone(),
+                split: "test".into(),
+                path: data_dir.join(&self.paths[0]),
+            });
+        };
+        let bytes = std::fs::read(&path).map_err(|source| DataError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let sha256 = hex_sha256(&bytes);
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            DataError::Encoding {
+                path: path.clone(),
+                line,
+            }
+        })?;
+        let documents = match self.reader {
+            LmReader::WikitextArticles => wikitext_articles(&text)
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect(),
+            LmReader::WholeFile => vec![text],
+            LmReader::Lines => text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect(),
+            LmReader::JsonlText => {
+                let mut docs = Vec::new();
+                for (i, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                {
+                    let json_error = |message: String| DataError::Json {
+                        path: path.clone(),
+                        line: i + 1,
+                        message,
+                    };
+                    let value: serde_json::Value =
+                        serde_json::from_str(line).map_err(|e| json_error(e.to_string()))?;
+                    let text = value.get("text").and_then(|t| t.as_str()).ok_or_else(|| {
+                        json_error("field `text` is missing or not a string".into())
+                    })?;
+                    docs.push(text.to_string());
+                }
+                docs
+            }
+        };
+        let documents = documents
+            .into_iter()
+            .enumerate()
+            .map(|(id, text)| Document { id, text })
+            .collect();
+        Ok(LmDataset {
+            path,
+            sha256,
+            documents,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_lm_tasks_parse() {
+        let specs: Vec<LmTaskSpec> = crate::EMBEDDED_TASKS
+            .iter()
+            .filter(|(f, _)| f.starts_with("lm/"))
+            .map(|(f, t)| parse(f, t).unwrap())
+            .collect();
+        assert!(specs.iter().any(|s| s.name == "wikitext2"));
+        assert!(specs.iter().any(|s| s.name == "lambada_openai"));
+    }
+
+    #[test]
+    fn readers_on_small_files_in_the_published_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("lm")).unwrap();
+        std::fs::write(
+            dir.path().join("lm/l.jsonl"),
+            "{\"text\": \"a b c\"}\n{\"text\": \"d e\"}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("lm/x.txt"), " one two \n\n three \n").unwrap();
+        let spec = |reader, path: &str| LmTaskSpec {
+            name: "t".into(),
+            version: 1,
+            description: String::new(),
+            protocol: String::new(),
+            corresponds_to: String::new(),
+            request: LmRequest::Rolling,
+            reader,
+            paths: vec!["lm/missing.txt".into(), path.into()],
+            detokenizer: Detokenizer::None,
+            words: Some(WordCount::WordsPlusEos),
+            metrics: vec!["token_perplexity".into()],
+            table_metric: "token_perplexity".into(),
+        };
+        let docs = spec(LmReader::JsonlText, "lm/l.jsonl")
+            .load(dir.path())
+            .unwrap()
+            .documents;
+        assert_eq!(
+            docs.iter().map(|d| d.text.as_str()).collect::<Vec<_>>(),
+            ["a b c", "d e"]
+        );
+        let lines = spec(LmReader::Lines, "lm/x.txt")
+            .load(dir.path())
+            .unwrap()
+            .documents;
+        assert_eq!(lines.len(), 2);
+        let whole = spec(LmReader::WholeFile, "lm/x.txt");
+        assert_eq!(whole.load(dir.path()).unwrap().documents.len(), 1);
+        assert_eq!(whole.word_count(" one two \n\n three \n"), 6);
+        let missing = LmTaskSpec {
+            paths: vec!["lm/nope.txt".into()],
+            ..whole
+        }
+        .load(dir.path())
+        .unwrap_err()
+        .to_string();
+        assert!(
+            missing.contains("data not present") && missing.contains("lm/nope.txt"),
+            "{missing}"
+        );
+    }
+}
