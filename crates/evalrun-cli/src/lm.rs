@@ -27,7 +27,8 @@ pub struct LmArgs {
     /// A causal-LM export (Optimum `text-generation` or `text-generation-with-past`).
     #[arg(long)]
     model: PathBuf,
-    /// Comma-separated LM task names, or `all` (see `evalrun tasks`).
+    /// Comma-separated LM task names, a suite (`gpt2-paper`: GPT-2's Table 3 columns with the
+    /// paper-style variants), or `all` (see `evalrun tasks`).
     #[arg(long, value_delimiter = ',', default_value = "all")]
     task: Vec<String>,
     #[arg(long, env = "EVALRUN_DATA_DIR")]
@@ -187,6 +188,8 @@ struct DocumentScore {
     loglikelihood: f64,
     tokens: usize,
     greedy: bool,
+    /// Cloze tasks: the chosen candidate (argmax of the candidates' log-likelihoods).
+    choice: Option<usize>,
 }
 
 pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -200,7 +203,9 @@ pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
         let matched: Vec<&LmTaskSpec> = if name == "all" {
             all.iter().collect()
         } else {
-            all.iter().filter(|t| t.name == *name).collect()
+            all.iter()
+                .filter(|t| t.name == *name || t.suites.contains(name))
+                .collect()
         };
         if matched.is_empty() {
             let known: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
@@ -270,10 +275,31 @@ pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
                 ] {
                     sums.insert(k.to_string(), v as f64);
                 }
-                perplexities(loglikelihood, tokens, words, bytes)
-                    .into_iter()
-                    .filter(|(k, _)| task.metrics.contains(k))
-                    .collect()
+                {
+                    let mut m = perplexities(loglikelihood, tokens, words, bytes);
+                    let bpc = (characters > 0)
+                        .then(|| -loglikelihood / characters as f64 / std::f64::consts::LN_2);
+                    m.insert("bits_per_character".into(), bpc);
+                    m.into_iter()
+                        .filter(|(k, _)| task.metrics.contains(k))
+                        .collect()
+                }
+            }
+            LmRequest::Cloze => {
+                let correct = dataset
+                    .documents
+                    .iter()
+                    .zip(&scores)
+                    .filter(|(d, s)| matches!((&d.cloze, s.choice), (Some(c), Some(i)) if c.candidates[i] == c.answer))
+                    .count();
+                sums.insert("correct".to_string(), correct as f64);
+                sums.insert("examples".to_string(), scores.len() as f64);
+                let mut m = BTreeMap::new();
+                m.insert(
+                    "accuracy".to_string(),
+                    Some(correct as f64 / scores.len() as f64),
+                );
+                m
             }
             LmRequest::LastWord | LmRequest::LastToken => {
                 let n = scores.len() as f64;
@@ -288,8 +314,13 @@ pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
         };
         for (doc, score) in dataset.documents.iter().zip(&scores) {
             let mut line = serde_json::json!({"task": task.name, "id": doc.id, "loglikelihood": score.loglikelihood, "tokens": score.tokens});
-            if task.request != LmRequest::Rolling {
-                line["greedy"] = score.greedy.into();
+            match (task.request, &doc.cloze, score.choice) {
+                (LmRequest::Rolling, _, _) => {}
+                (LmRequest::Cloze, Some(cloze), Some(choice)) => {
+                    line["prediction"] = cloze.candidates[choice].clone().into();
+                    line["answer"] = cloze.answer.clone().into();
+                }
+                _ => line["greedy"] = score.greedy.into(),
             }
             lines.push_str(&line.to_string());
             lines.push('\n');
@@ -379,6 +410,31 @@ fn score_task(
                 policy = format!("lm-eval loglikelihood(context, ' ' + last word), left-truncated to {} + 1 tokens", session.context);
                 vec![continuation_window(&c, &k, session.context)]
             }
+            LmRequest::Cloze => {
+                let Some(cloze) = &doc.cloze else {
+                    bail!("document {} has no cloze question", doc.id)
+                };
+                let Some((before, after)) = cloze.query.split_once("XXXXX") else {
+                    bail!(
+                        "`{}` question {}: no `XXXXX` in the query",
+                        dataset.path.display(),
+                        doc.id
+                    );
+                };
+                policy = format!(
+                    "each candidate + rest of the query given the context and the query's start, left-truncated to {} + 1 tokens; argmax",
+                    session.context
+                );
+                let mut w = Vec::with_capacity(cloze.candidates.len());
+                for candidate in &cloze.candidates {
+                    let (c, k) = encoder.encode_pair(
+                        &format!("{} {before}", cloze.context),
+                        &format!("{candidate}{after}"),
+                    )?;
+                    w.push(continuation_window(&c, &k, session.context));
+                }
+                w
+            }
             LmRequest::LastToken => {
                 let tokens = encoder.encode_plain(&doc.text)?;
                 if tokens.len() < 2 {
@@ -412,8 +468,24 @@ fn score_task(
             loglikelihood: 0.0,
             tokens: 0,
             greedy: true,
+            choice: None,
         })
         .collect();
+    if task.request == LmRequest::Cloze {
+        // One window per candidate, in candidate order: keep the best (first on ties).
+        let mut next = vec![0usize; documents.len()];
+        for (score, &doc) in scores.iter().zip(&owner) {
+            let d = &mut documents[doc];
+            let candidate = next[doc];
+            next[doc] += 1;
+            if d.choice.is_none() || score.loglikelihood > d.loglikelihood {
+                d.choice = Some(candidate);
+                d.loglikelihood = score.loglikelihood;
+                d.tokens = score.tokens;
+            }
+        }
+        return Ok((documents, policy));
+    }
     for (score, &doc) in scores.iter().zip(&owner) {
         let d = &mut documents[doc];
         d.loglikelihood += score.loglikelihood;

@@ -156,3 +156,156 @@ fn missing_lm_data_is_reported_cleanly() {
         "{err}"
     );
 }
+
+fn write(dir: &std::path::Path, file: &str, text: &str) {
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn cbt_block(query: &str, answer: &str, candidates: &str) -> String {
+    let mut s: String = (1..=20)
+        .map(|i| format!("{i} `` The king looked at the garden , '' said Tom number {i} .\n"))
+        .collect();
+    s.push_str(&format!("21 {query}\t{answer}\t\t{candidates}\n"));
+    s
+}
+
+#[test]
+fn cbt_picks_the_argmax_candidate() {
+    // Two questions in the exact published layout (cbtest_CN_valid_2000ex.txt).
+    let data = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n{}\n",
+        cbt_block(
+            "The XXXXX was in the garden .",
+            "king",
+            "garden|king|Tom|tree|house|dog|cat|road|door|bird"
+        ),
+        cbt_block(
+            "Tom saw the XXXXX again .",
+            "garden",
+            "garden|king|Tom|tree|house|dog|cat|road|door|bird"
+        )
+    );
+    write(data.path(), "lm/cbt/cbtest_CN_valid_2000ex.txt", &text);
+    let tmp = tempfile::tempdir().unwrap();
+    let (record_path, predictions_path) = (tmp.path().join("r.json"), tmp.path().join("p.jsonl"));
+    let output = evalrun(&[
+        "lm",
+        "--model",
+        "tests/fixtures/models/gpt2-tiny",
+        "--task",
+        "cbt_cn",
+        "--data-dir",
+        path_str(data.path()),
+        "--output",
+        path_str(&record_path),
+        "--predictions",
+        path_str(&predictions_path),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record = read_json(&record_path);
+    assert_eq!(record["results"]["cbt_cn"]["n"], 2);
+    let lines = read_jsonl(&predictions_path);
+
+    // Independently: each candidate + rest of the query, scored through the runtime.
+    use evalrun_core::lm::continuation_window;
+    use evalrun_runtime::{CausalLm, Device, Runtime, RuntimeOptions};
+    let runtime = Runtime::new(RuntimeOptions {
+        device: Device::Cpu,
+        threads: 2,
+    })
+    .unwrap();
+    let mut lm = CausalLm::load(&runtime, &fixtures().join("models/gpt2-tiny")).unwrap();
+    let mut correct = 0;
+    for (block, line) in text.split("\n\n").zip(&lines) {
+        let last = block.lines().last().unwrap();
+        let context: Vec<&str> = block
+            .lines()
+            .take(20)
+            .map(|l| l.split_once(' ').unwrap().1)
+            .collect();
+        let fields: Vec<&str> = last.split_once(' ').unwrap().1.split('\t').collect();
+        let (before, after) = fields[0].split_once("XXXXX").unwrap();
+        let candidates: Vec<&str> = fields[3].split('|').collect();
+        let windows: Vec<_> = candidates
+            .iter()
+            .map(|c| {
+                let (a, b) = lm
+                    .encoder()
+                    .encode_pair(
+                        &format!("{} {before}", context.join(" ")),
+                        &format!("{c}{after}"),
+                    )
+                    .unwrap();
+                continuation_window(&a, &b, 512)
+            })
+            .collect();
+        let scores = lm.score(&windows, 16, 8192, &mut |_| {}).unwrap();
+        let best = (0..scores.len()).fold(0, |b, i| {
+            if scores[i].loglikelihood > scores[b].loglikelihood {
+                i
+            } else {
+                b
+            }
+        });
+        assert_eq!(line["prediction"].as_str(), Some(candidates[best]));
+        assert_eq!(line["answer"].as_str(), Some(fields[1]));
+        correct += usize::from(candidates[best] == fields[1]);
+    }
+    assert_eq!(
+        record["results"]["cbt_cn"]["metrics"]["accuracy"].as_f64(),
+        Some(correct as f64 / 2.0)
+    );
+}
+
+#[test]
+fn text8_and_enwik8_tails_in_bits_per_character_and_byte() {
+    // Files shorter than the 5,000,000-unit tail are read whole, so the numbers must equal
+    // `evalrun perplexity` on the same file (ASCII: bytes = characters).
+    let data = tempfile::tempdir().unwrap();
+    let text = "anarchism originated as a term of abuse first used against early working class radicals including the diggers of the english revolution ".repeat(20);
+    write(data.path(), "lm/text8/text8", &text);
+    write(data.path(), "lm/enwik8/enwik8", &text);
+    let tmp = tempfile::tempdir().unwrap();
+    let record_path = tmp.path().join("r.json");
+    let output = evalrun(&[
+        "lm",
+        "--model",
+        "tests/fixtures/models/gpt2-tiny",
+        "--task",
+        "text8,enwik8",
+        "--data-dir",
+        path_str(data.path()),
+        "--output",
+        path_str(&record_path),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record = read_json(&record_path);
+    let ppl_record = tmp.path().join("p.json");
+    let file = data.path().join("lm/text8/text8");
+    let ppl = evalrun(&[
+        "perplexity",
+        "--model",
+        "tests/fixtures/models/gpt2-tiny",
+        "--file",
+        path_str(&file),
+        "--output",
+        path_str(&ppl_record),
+    ]);
+    assert!(ppl.status.success(), "{}", stderr(&ppl));
+    let expected = read_json(&ppl_record)["results"]["perplexity"]["metrics"]["bits_per_byte"]
+        .as_f64()
+        .unwrap();
+    let bpc = record["results"]["text8"]["metrics"]["bits_per_character"]
+        .as_f64()
+        .unwrap();
+    let bpb = record["results"]["enwik8"]["metrics"]["bits_per_byte"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        rel(bpc, expected) < 1e-12 && rel(bpb, expected) < 1e-12,
+        "{bpc} {bpb} {expected}"
+    );
+}

@@ -73,6 +73,12 @@ pub enum DataError {
         line: usize,
         message: String,
     },
+    #[error("`{path}` line {line}: {message}")]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("`{labels}` has {found} labelled rows but `{texts}` has {expected} examples; they must correspond line by line")]
     LabelCountMismatch {
         labels: PathBuf,

@@ -37,6 +37,9 @@ pub enum LmRequest {
     LastWord,
     /// Megatron's non-strict LAMBADA: the last BPE token given all before it.
     LastToken,
+    /// Children's Book Test, the GPT-2 paper's way: each candidate fills `XXXXX`; the candidate
+    /// plus the rest of the query is scored given the context and the query's start; argmax.
+    Cloze,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +53,13 @@ pub enum LmReader {
     Lines,
     /// One document per JSON line, its `text` field.
     JsonlText,
+    /// The last `tail` bytes of the file (enwik8's test split), cut forward to a character
+    /// boundary.
+    TailBytes,
+    /// The last `tail` characters of the file (text8's test split).
+    TailChars,
+    /// CBT blocks: 20 numbered context lines, then `21 query<TAB>answer<TAB><TAB>c1|…|c10`.
+    Cbt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +97,12 @@ pub struct LmTaskSpec {
     pub words: Option<WordCount>,
     pub metrics: Vec<String>,
     pub table_metric: String,
+    /// For the tail readers: how many bytes / characters.
+    #[serde(default)]
+    pub tail: Option<usize>,
+    /// Suite aliases that run this task (`gpt2-paper`: the ten columns of GPT-2's Table 3).
+    #[serde(default)]
+    pub suites: Vec<String>,
 }
 
 /// One document (or example) with its original text.
@@ -94,6 +110,17 @@ pub struct LmTaskSpec {
 pub struct Document {
     pub id: usize,
     pub text: String,
+    /// For cloze tasks: the question.
+    pub cloze: Option<Cloze>,
+}
+
+/// A CBT question: context sentences, the query with `XXXXX`, the answer, ten candidates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cloze {
+    pub context: String,
+    pub query: String,
+    pub answer: String,
+    pub candidates: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,10 +130,11 @@ pub struct LmDataset {
     pub documents: Vec<Document>,
 }
 
-const KNOWN_METRICS: [&str; 6] = [
+const KNOWN_METRICS: [&str; 7] = [
     "word_perplexity",
     "byte_perplexity",
     "bits_per_byte",
+    "bits_per_character",
     "token_perplexity",
     "accuracy",
     "perplexity",
@@ -134,6 +162,14 @@ pub fn parse(file: &str, text: &str) -> Result<LmTaskSpec, TaskError> {
             "`table_metric` `{}` is not one of `metrics`",
             spec.table_metric
         )));
+    }
+    if matches!(spec.reader, LmReader::TailBytes | LmReader::TailChars) && spec.tail.is_none() {
+        return Err(invalid("the tail readers need `tail`".into()));
+    }
+    if (spec.request == LmRequest::Cloze) != (spec.reader == LmReader::Cbt) {
+        return Err(invalid(
+            "`request = \"cloze\"` and `reader = \"cbt\"` go together".into(),
+        ));
     }
     if spec.paths.is_empty() {
         return Err(invalid("`paths` is empty".into()));
@@ -185,6 +221,17 @@ impl LmTaskSpec {
             source,
         })?;
         let sha256 = hex_sha256(&bytes);
+        let bytes = match (self.reader, self.tail) {
+            (LmReader::TailBytes, Some(n)) => {
+                let mut start = bytes.len().saturating_sub(n);
+                // Move forward past UTF-8 continuation bytes to a character boundary.
+                while start < bytes.len() && (bytes[start] & 0b1100_0000) == 0b1000_0000 {
+                    start += 1;
+                }
+                bytes[start..].to_vec()
+            }
+            _ => bytes,
+        };
         let text = String::from_utf8(bytes).map_err(|e| {
             let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
                 .iter()
@@ -196,7 +243,22 @@ impl LmTaskSpec {
                 line,
             }
         })?;
+        if self.reader == LmReader::Cbt {
+            let documents = read_cbt(&path, &text)?;
+            return Ok(LmDataset {
+                path,
+                sha256,
+                documents,
+            });
+        }
         let documents = match self.reader {
+            LmReader::Cbt => unreachable!("handled above"),
+            LmReader::TailBytes => vec![text],
+            LmReader::TailChars => {
+                let n = self.tail.unwrap_or(0);
+                let skip = text.chars().count().saturating_sub(n);
+                vec![text.chars().skip(skip).collect()]
+            }
             LmReader::WikitextArticles => wikitext_articles(&text)
                 .into_iter()
                 .map(|(_, t)| t)
@@ -232,7 +294,11 @@ impl LmTaskSpec {
         let documents = documents
             .into_iter()
             .enumerate()
-            .map(|(id, text)| Document { id, text })
+            .map(|(id, text)| Document {
+                id,
+                text,
+                cloze: None,
+            })
             .collect();
         Ok(LmDataset {
             path,
@@ -240,6 +306,84 @@ impl LmTaskSpec {
             documents,
         })
     }
+}
+
+/// Reads CBT's format: blocks of 21 numbered lines separated by blank lines.
+fn read_cbt(path: &Path, text: &str) -> Result<Vec<Document>, DataError> {
+    let malformed = |line: usize, message: String| DataError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let mut documents = Vec::new();
+    let mut context: Vec<String> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() {
+            if !context.is_empty() {
+                return Err(malformed(
+                    line_no,
+                    format!(
+                        "block ends after {} lines; CBT blocks have 21",
+                        context.len()
+                    ),
+                ));
+            }
+            continue;
+        }
+        let (number, rest) = line
+            .split_once(' ')
+            .ok_or_else(|| malformed(line_no, "expected `N text`".into()))?;
+        let number: usize = number
+            .parse()
+            .map_err(|_| malformed(line_no, format!("`{number}` is not a line number")))?;
+        if number != context.len() + 1 {
+            return Err(malformed(
+                line_no,
+                format!("line number {number}, expected {}", context.len() + 1),
+            ));
+        }
+        if number < 21 {
+            context.push(rest.to_string());
+            continue;
+        }
+        let fields: Vec<&str> = rest.split('\t').collect();
+        let [query, answer, _, candidates] = fields[..] else {
+            return Err(malformed(
+                line_no,
+                format!("the query line needs 4 tab-separated fields (query, answer, empty, candidates), found {}", fields.len()),
+            ));
+        };
+        if !query.contains("XXXXX") {
+            return Err(malformed(line_no, "the query has no `XXXXX`".into()));
+        }
+        let candidates: Vec<String> = candidates.split('|').map(str::to_string).collect();
+        if !candidates.iter().any(|c| c == answer) {
+            return Err(malformed(
+                line_no,
+                format!("the answer `{answer}` is not among the candidates"),
+            ));
+        }
+        let cloze = Cloze {
+            context: context.join(" "),
+            query: query.to_string(),
+            answer: answer.to_string(),
+            candidates,
+        };
+        documents.push(Document {
+            id: documents.len(),
+            text: format!("{} {}", cloze.context, cloze.query),
+            cloze: Some(cloze),
+        });
+        context.clear();
+    }
+    if !context.is_empty() {
+        return Err(malformed(
+            text.lines().count(),
+            "the file ends inside a block".into(),
+        ));
+    }
+    Ok(documents)
 }
 
 #[cfg(test)]
@@ -280,6 +424,8 @@ mod tests {
             words: Some(WordCount::WordsPlusEos),
             metrics: vec!["token_perplexity".into()],
             table_metric: "token_perplexity".into(),
+            tail: Some(4),
+            suites: Vec::new(),
         };
         let docs = spec(LmReader::JsonlText, "lm/l.jsonl")
             .load(dir.path())
@@ -297,6 +443,25 @@ mod tests {
         let whole = spec(LmReader::WholeFile, "lm/x.txt");
         assert_eq!(whole.load(dir.path()).unwrap().documents.len(), 1);
         assert_eq!(whole.word_count(" one two \n\n three \n"), 6);
+        // Tails: the last 4 characters; the last 3 bytes (inside `é`) moved forward to a
+        // character boundary.
+        std::fs::write(dir.path().join("lm/t.txt"), "abcdéfg").unwrap();
+        let chars = spec(LmReader::TailChars, "lm/t.txt")
+            .load(dir.path())
+            .unwrap()
+            .documents;
+        assert_eq!(chars[0].text, "défg");
+        let bytes = LmTaskSpec {
+            tail: Some(3),
+            ..spec(LmReader::TailBytes, "lm/t.txt")
+        }
+        .load(dir.path())
+        .unwrap()
+        .documents;
+        assert_eq!(
+            bytes[0].text, "fg",
+            "the cut fell inside `é` and moved forward"
+        );
         let missing = LmTaskSpec {
             paths: vec!["lm/nope.txt".into()],
             ..whole
@@ -308,5 +473,53 @@ mod tests {
             missing.contains("data not present") && missing.contains("lm/nope.txt"),
             "{missing}"
         );
+    }
+}
+
+#[cfg(test)]
+mod cbt_tests {
+    use super::*;
+
+    fn block(query: &str) -> String {
+        let mut s: String = (1..=20)
+            .map(|i| format!("{i} Sentence number {i} .\n"))
+            .collect();
+        s.push_str(&format!(
+            "21 {query}\tcat\t\tdog|cat|mouse|horse|cow|pig|hen|fox|owl|bee\n"
+        ));
+        s
+    }
+
+    #[test]
+    fn cbt_blocks_parse_in_the_published_layout() {
+        let text = format!(
+            "{}\n{}\n",
+            block("The XXXXX sat on the mat ."),
+            block("A XXXXX ran .")
+        );
+        let docs = read_cbt(Path::new("cbtest_NE_valid_2000ex.txt"), &text).unwrap();
+        assert_eq!(docs.len(), 2);
+        let cloze = docs[0].cloze.as_ref().unwrap();
+        assert_eq!(cloze.candidates.len(), 10);
+        assert_eq!(cloze.answer, "cat");
+        assert!(
+            cloze.context.starts_with("Sentence number 1 .")
+                && cloze.context.ends_with("Sentence number 20 .")
+        );
+        assert_eq!(cloze.query, "The XXXXX sat on the mat .");
+    }
+
+    #[test]
+    fn malformed_cbt_names_the_line() {
+        let broken = block("no blank here");
+        let err = read_cbt(Path::new("c.txt"), &broken)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 21") && err.contains("XXXXX"), "{err}");
+        let short: String = (1..=5).map(|i| format!("{i} s .\n")).collect::<String>() + "\n";
+        let err = read_cbt(Path::new("c.txt"), &short)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 6") && err.contains("21"), "{err}");
     }
 }
