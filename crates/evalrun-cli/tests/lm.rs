@@ -309,3 +309,74 @@ fn text8_and_enwik8_tails_in_bits_per_character_and_byte() {
         "{bpc} {bpb} {expected}"
     );
 }
+
+#[test]
+fn remaining_variants_on_files_in_the_published_formats() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    // WikiText-103 test: same layout as WikiText-2 (blank " " lines around " = Title = ").
+    let wiki = " \n = Alpha = \n \n Alpha is a letter @-@ like sign . \n \n = = Use = = \n \n It is used . \n \n = Beta = \n \n Beta follows alpha . \n \n";
+    write(d, "lm/wikitext-103/wiki.test.tokens", wiki);
+    // One Billion Word heldout shard: one sentence per line.
+    write(
+        d,
+        "lm/1bw/news.en.heldout-00000-of-00050",
+        "The cat sat .\nMarkets rose on Tuesday .\n",
+    );
+    // LAMBADA original release: one tokenized passage per line.
+    write(
+        d,
+        "lm/lambada/lambada_test_plain_text.txt",
+        "he looked at the door and said hello to the man\nshe took the red apple\n",
+    );
+    // OpenAI's LAMBADA file: one {"text": …} per line.
+    write(d, "lm/lambada/lambada_test.jsonl", "{\"text\": \"He looked at the door and said hello to the man\"}\n{\"text\": \"She took the red apple\"}\n");
+    write(d, "lm/wikitext-2/wiki.test.tokens", wiki);
+    let tmp = tempfile::tempdir().unwrap();
+    let (record_path, predictions_path) = (tmp.path().join("r.json"), tmp.path().join("p.jsonl"));
+    let tasks = "wikitext103,wikitext103_gpt2,wikitext2_gpt2,lm1b_gpt2,lambada_standard,lambada_openai_lasttoken";
+    let output = evalrun(&[
+        "lm",
+        "--model",
+        "tests/fixtures/models/gpt2-tiny",
+        "--task",
+        tasks,
+        "--data-dir",
+        path_str(d),
+        "--output",
+        path_str(&record_path),
+        "--predictions",
+        path_str(&predictions_path),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let r = &read_json(&record_path)["results"];
+    assert_eq!(r["wikitext103"]["n"], 2, "two articles");
+    assert_eq!(r["wikitext103_gpt2"]["n"], 1, "one stream");
+    // Paper-style word counts: whitespace words + one per line.
+    let words_plus_eos: usize = wiki.lines().map(|l| l.split_whitespace().count() + 1).sum();
+    assert_eq!(
+        r["wikitext2_gpt2"]["sums"]["words"].as_f64(),
+        Some(words_plus_eos as f64)
+    );
+    assert_eq!(r["lm1b_gpt2"]["n"], 2);
+    assert_eq!(
+        r["lm1b_gpt2"]["sums"]["words"].as_f64(),
+        Some(4.0 + 1.0 + 5.0 + 1.0)
+    );
+    assert_eq!(r["lambada_standard"]["n"], 2);
+    assert!(
+        r["lambada_standard"]["metrics"]["perplexity"]
+            .as_f64()
+            .unwrap()
+            > 1.0
+    );
+    let last_token: Vec<_> = read_jsonl(&predictions_path)
+        .into_iter()
+        .filter(|l| l["task"] == "lambada_openai_lasttoken")
+        .collect();
+    assert_eq!(last_token.len(), 2);
+    assert!(
+        last_token.iter().all(|l| l["tokens"] == 1),
+        "exactly the last BPE token is scored"
+    );
+}
