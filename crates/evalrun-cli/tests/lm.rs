@@ -189,6 +189,8 @@ fn cbt_picks_the_argmax_candidate() {
         )
     );
     write(data.path(), "lm/cbt/cbtest_CN_valid_2000ex.txt", &text);
+    // The NE file has the same layout; it is read and scored the same way.
+    write(data.path(), "lm/cbt/cbtest_NE_valid_2000ex.txt", &text);
     let tmp = tempfile::tempdir().unwrap();
     let (record_path, predictions_path) = (tmp.path().join("r.json"), tmp.path().join("p.jsonl"));
     let output = evalrun(&[
@@ -196,7 +198,7 @@ fn cbt_picks_the_argmax_candidate() {
         "--model",
         "tests/fixtures/models/gpt2-tiny",
         "--task",
-        "cbt_cn",
+        "cbt_cn,cbt_ne",
         "--data-dir",
         path_str(data.path()),
         "--output",
@@ -207,7 +209,14 @@ fn cbt_picks_the_argmax_candidate() {
     assert!(output.status.success(), "{}", stderr(&output));
     let record = read_json(&record_path);
     assert_eq!(record["results"]["cbt_cn"]["n"], 2);
-    let lines = read_jsonl(&predictions_path);
+    assert_eq!(
+        record["results"]["cbt_ne"]["metrics"],
+        record["results"]["cbt_cn"]["metrics"]
+    );
+    let lines: Vec<_> = read_jsonl(&predictions_path)
+        .into_iter()
+        .filter(|l| l["task"] == "cbt_cn")
+        .collect();
 
     // Independently: each candidate + rest of the query, scored through the runtime.
     use evalrun_core::lm::continuation_window;
