@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, offline: the GLUE dev table of the committed fixture
-# classifiers, and the real all-MiniLM-L6-v2 on STS-B dev and the STS Benchmark test set.
+# classifiers, the real all-MiniLM-L6-v2 on STS-B dev and the STS Benchmark test set, and the
+# fixture GPT-2 on the lm-eval / GPT-2-paper language-modelling protocols.
 # Records land in out/ (results JSON, per-example predictions JSONL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,3 +19,7 @@ if [ -d "$minilm" ]; then
   ./target/release/evalrun run --model "$minilm" --task stsb,stsbenchmark --data-dir "$data" \
     --output out/minilm-sts.json --predictions out/minilm-sts.jsonl
 fi
+echo
+echo "## GPT-2 zero-shot protocols, fixture GPT-2 (real vocabulary, tiny weights): lm-eval wikitext2 / lambada_openai, paper-style PTB"
+./target/release/evalrun lm --model tests/fixtures/models/gpt2-tiny --task wikitext2,lambada_openai,ptb_gpt2 --data-dir "$data" \
+  --output out/lm-fixture.json --predictions out/lm-fixture.jsonl
