@@ -31,28 +31,41 @@ pub struct LmArgs {
     /// paper-style variants), or `all` (see `evalrun tasks`).
     #[arg(long, value_delimiter = ',', default_value = "all")]
     task: Vec<String>,
+    /// Directory laid out like ../shared/data (lm/wikitext-2/…, lm/lambada/…).
     #[arg(long, env = "EVALRUN_DATA_DIR")]
     data_dir: PathBuf,
-    /// Window length in tokens (default: the model's n_positions).
-    #[arg(long)]
-    context: Option<usize>,
-    /// Rolling tasks use the transformers guide's strided windows instead of lm-eval's.
-    #[arg(long)]
-    stride: Option<usize>,
-    #[arg(long, default_value_t = 8)]
-    batch_size: usize,
-    /// At most this many padded tokens per call (bounds batch × tokens × vocab logits).
-    #[arg(long, default_value_t = 2048)]
-    batch_tokens: usize,
-    #[arg(long)]
-    threads: Option<usize>,
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    #[arg(long)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: LmOptions,
     /// One JSON line per document/example: task, id, loglikelihood, tokens (and greedy).
     #[arg(long)]
     predictions: Option<PathBuf>,
+}
+
+/// Model-call options shared by `evalrun lm` and `evalrun perplexity`.
+#[derive(Args, Debug)]
+pub struct LmOptions {
+    /// Window length in tokens (default: the model's n_positions / max_position_embeddings).
+    #[arg(long)]
+    pub context: Option<usize>,
+    /// Strided windows as in the transformers perplexity guide (max_length = context) instead
+    /// of lm-eval's disjoint rolling windows.
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// At most this many windows per ONNX Runtime call.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// At most this many padded tokens per call (bounds batch × tokens × vocab logits).
+    #[arg(long, default_value_t = 2048)]
+    pub batch_tokens: usize,
+    /// ONNX Runtime intra-op threads (default: available cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// `cpu`, `cuda` or `cuda:N` (never falls back silently).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Write the result record (JSON) here.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 /// The embedded LM task files.
@@ -194,7 +207,7 @@ struct DocumentScore {
 
 pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
     let started = Instant::now();
-    if args.stride == Some(0) {
+    if args.options.stride == Some(0) {
         bail!("`--stride` must be at least 1");
     }
     let all = lm_tasks()?;
@@ -242,7 +255,12 @@ pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
             args.data_dir.display()
         );
     }
-    let mut session = LmSession::open(&args.model, &args.device, args.threads, args.context)?;
+    let mut session = LmSession::open(
+        &args.model,
+        &args.options.device,
+        args.options.threads,
+        args.options.context,
+    )?;
     let mut results = BTreeMap::new();
     let mut lines = String::new();
     for (task, dataset) in &datasets {
@@ -352,7 +370,7 @@ pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     let record = session.record(
         "lm",
-        args.batch_size,
+        args.options.batch_size,
         results,
         skipped,
         started.elapsed().as_secs_f64(),
@@ -360,7 +378,7 @@ pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
     if let Some(path) = &args.predictions {
         write_atomic(path, lines.as_bytes())?;
     }
-    if let Some(path) = &args.output {
+    if let Some(path) = &args.options.output {
         write_atomic(
             path,
             (serde_json::to_string_pretty(&record)? + "\n").as_bytes(),
@@ -394,7 +412,7 @@ fn score_task(
         let doc_windows = match task.request {
             LmRequest::Rolling => {
                 let tokens = encoder.encode_plain(&task.detokenize(&doc.text))?;
-                let (w, p) = session.rolling(&tokens, args.stride);
+                let (w, p) = session.rolling(&tokens, args.options.stride);
                 policy = p;
                 w
             }
@@ -457,8 +475,8 @@ fn score_task(
     }
     let scores = session.lm.score(
         &windows,
-        args.batch_size,
-        args.batch_tokens.max(session.context),
+        args.options.batch_size,
+        args.options.batch_tokens.max(session.context),
         &mut |_| {},
     )?;
     let mut documents: Vec<DocumentScore> = dataset

@@ -15,7 +15,7 @@ use evalrun_report::{sha256_file, write_atomic, DataProvenance, TaskResult};
 
 use evalrun_core::lm::strided_guide_weights;
 
-use crate::lm::{perplexities, LmSession};
+use crate::lm::{perplexities, LmOptions, LmSession};
 
 #[derive(Args, Debug)]
 pub struct PerplexityArgs {
@@ -25,43 +25,30 @@ pub struct PerplexityArgs {
     /// The text file, scored as one text.
     #[arg(long)]
     file: PathBuf,
-    /// Window length in tokens (default: the model's n_positions / max_position_embeddings).
-    #[arg(long)]
-    context: Option<usize>,
-    /// Strided windows as in the transformers perplexity guide (max_length = context); without
-    /// it, lm-eval's disjoint rolling windows.
-    #[arg(long)]
-    stride: Option<usize>,
-    /// At most this many windows per ONNX Runtime call.
-    #[arg(long, default_value_t = 8)]
-    batch_size: usize,
-    /// At most this many padded tokens per call (bounds batch × tokens × vocab logits).
-    #[arg(long, default_value_t = 2048)]
-    batch_tokens: usize,
-    #[arg(long)]
-    threads: Option<usize>,
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// Write the result record (JSON) here.
-    #[arg(long)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    options: LmOptions,
 }
 
 pub fn perplexity(args: PerplexityArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read `{}` as UTF-8 text", args.file.display()))?;
-    if args.stride == Some(0) {
+    if args.options.stride == Some(0) {
         bail!("`--stride` must be at least 1");
     }
-    let mut session = LmSession::open(&args.model, &args.device, args.threads, args.context)?;
+    let mut session = LmSession::open(
+        &args.model,
+        &args.options.device,
+        args.options.threads,
+        args.options.context,
+    )?;
     let tokens = session.lm.encoder().encode_plain(&text)?;
-    let (windows, policy) = session.rolling(&tokens, args.stride);
+    let (windows, policy) = session.rolling(&tokens, args.options.stride);
     let scored_started = Instant::now();
     let scores = session.lm.score(
         &windows,
-        args.batch_size,
-        args.batch_tokens.max(session.context),
+        args.options.batch_size,
+        args.options.batch_tokens.max(session.context),
         &mut |_| {},
     )?;
     let wall = scored_started.elapsed().as_secs_f64();
@@ -74,7 +61,7 @@ pub fn perplexity(args: PerplexityArgs) -> anyhow::Result<ExitCode> {
     );
     let mut metrics = perplexities(loglikelihood, scored, words, bytes);
     let mut sums = BTreeMap::new();
-    if let Some(stride) = args.stride {
+    if let Some(stride) = args.options.stride {
         // The guide's own aggregation: each window's mean loss weighted by trg_len − 1.
         let weights = strided_guide_weights(tokens.len(), session.context, stride);
         let guide_nll: f64 = scores
@@ -124,12 +111,12 @@ pub fn perplexity(args: PerplexityArgs) -> anyhow::Result<ExitCode> {
     results.insert("perplexity".to_string(), result);
     let record = session.record(
         "perplexity",
-        args.batch_size,
+        args.options.batch_size,
         results,
         BTreeMap::new(),
         started.elapsed().as_secs_f64(),
     );
-    if let Some(path) = &args.output {
+    if let Some(path) = &args.options.output {
         write_atomic(
             path,
             (serde_json::to_string_pretty(&record)? + "\n").as_bytes(),
