@@ -107,6 +107,14 @@ pub struct LmSession {
 }
 
 impl LmSession {
+    /// Validates the shared options and opens the model with them.
+    pub fn from_options(model: &std::path::Path, options: &LmOptions) -> anyhow::Result<Self> {
+        if options.stride == Some(0) {
+            bail!("`--stride` must be at least 1");
+        }
+        Self::open(model, &options.device, options.threads, options.context)
+    }
+
     pub fn open(
         model: &std::path::Path,
         device: &str,
@@ -207,9 +215,7 @@ struct DocumentScore {
 
 pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
     let started = Instant::now();
-    if args.options.stride == Some(0) {
-        bail!("`--stride` must be at least 1");
-    }
+
     let all = lm_tasks()?;
     let mut chosen: Vec<&LmTaskSpec> = Vec::new();
     for name in &args.task {
@@ -255,12 +261,7 @@ pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
             args.data_dir.display()
         );
     }
-    let mut session = LmSession::open(
-        &args.model,
-        &args.options.device,
-        args.options.threads,
-        args.options.context,
-    )?;
+    let mut session = LmSession::from_options(&args.model, &args.options)?;
     let mut results = BTreeMap::new();
     let mut lines = String::new();
     for (task, dataset) in &datasets {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::Args;
 use evalrun_report::{sha256_file, write_atomic, DataProvenance, TaskResult};
 
@@ -33,15 +33,7 @@ pub fn perplexity(args: PerplexityArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read `{}` as UTF-8 text", args.file.display()))?;
-    if args.options.stride == Some(0) {
-        bail!("`--stride` must be at least 1");
-    }
-    let mut session = LmSession::open(
-        &args.model,
-        &args.options.device,
-        args.options.threads,
-        args.options.context,
-    )?;
+    let mut session = LmSession::from_options(&args.model, &args.options)?;
     let tokens = session.lm.encoder().encode_plain(&text)?;
     let (windows, policy) = session.rolling(&tokens, args.options.stride);
     let scored_started = Instant::now();
