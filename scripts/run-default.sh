@@ -23,3 +23,8 @@ echo
 echo "## GPT-2 zero-shot protocols, fixture GPT-2 (real vocabulary, tiny weights): lm-eval wikitext2 / lambada_openai, paper-style PTB"
 ./target/release/evalrun lm --model tests/fixtures/models/gpt2-tiny --task wikitext2,lambada_openai,ptb_gpt2 --data-dir "$data" \
   --output out/lm-fixture.json --predictions out/lm-fixture.jsonl
+echo
+echo "## T5 text-to-text, fixture T5 (SentencePiece unigram vocabulary, tiny weights): GLUE, SuperGLUE, SQuAD (first 500)"
+./target/release/evalrun glue --model tests/fixtures/models/t5-tiny --data-dir "$data" --output out/t5-glue.json
+./target/release/evalrun superglue --model tests/fixtures/models/t5-tiny --data-dir "$data" --output out/t5-superglue.json
+./target/release/evalrun run --model tests/fixtures/models/t5-tiny --task squad_v1 --limit 500 --data-dir "$data" --output out/t5-squad.json

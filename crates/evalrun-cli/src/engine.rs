@@ -254,7 +254,7 @@ pub fn execute(settings: &Settings, runtime: &Runtime) -> anyhow::Result<Executi
 
 /// A path as shown in records: relative to the working directory when it lies below it, so
 /// records committed as baselines carry no machine-specific prefix.
-fn relative_to_cwd(path: &Path) -> String {
+pub fn relative_to_cwd(path: &Path) -> String {
     std::env::current_dir()
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
@@ -368,7 +368,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (norm(a) * norm(b)).max(1e-12)
 }
 
-fn progress_bar(task: &str, len: usize) -> ProgressBar {
+pub fn progress_bar(task: &str, len: usize) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
         "{prefix:>16} {bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {per_sec}",
@@ -505,6 +505,9 @@ fn score(
                     },
                     prediction: names[class].clone().into(),
                     logits: logits.iter().map(|&x| f64::from(x)).collect(),
+                    input: None,
+                    output: None,
+                    target: None,
                 });
             }
             if !pairs.is_empty() {
@@ -556,6 +559,9 @@ fn score(
                     },
                     prediction: score.into(),
                     logits: vec![score],
+                    input: None,
+                    output: None,
+                    target: None,
                 });
             }
             if !pairs.is_empty() {

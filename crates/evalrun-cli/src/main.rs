@@ -10,6 +10,7 @@ mod engine;
 mod lm;
 mod perplexity;
 mod settings;
+mod t2t;
 
 use std::process::ExitCode;
 
@@ -37,7 +38,10 @@ enum Command {
     /// Run any tasks: `evalrun run --model M --task stsb,stsbenchmark`.
     Run(RunArgs),
     /// The GLUE suite (default `--task all`): cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax.
+    /// A classification export is scored by its head; a seq2seq (T5) export as text-to-text.
     Glue(RunArgs),
+    /// The SuperGLUE suite as T5 text-to-text (default `--task all`): boolq, cb, copa, multirc, wic, rte.
+    Superglue(RunArgs),
     /// Measured vs published: one table for one or more result records.
     Report(commands::ReportArgs),
     /// Metric deltas between two runs, and the examples whose prediction changed.
@@ -102,6 +106,63 @@ pub struct RunArgs {
     /// Seed of the bootstrap (SplitMix64): same seed, same intervals.
     #[arg(long, default_value_t = 1234)]
     seed: u64,
+    /// Text-to-text: most new tokens per output (default per task: 8 classification, 32 SQuAD,
+    /// 128 CNN/DM, 256 WMT).
+    #[arg(long)]
+    max_new_tokens: Option<usize>,
+    /// Text-to-text: beam width (default: the task's, greedy for classification and SQuAD,
+    /// 4 for WMT and CNN/DM).
+    #[arg(long)]
+    beams: Option<usize>,
+    /// Text-to-text: beam scores are divided by length^penalty (default: the task's, 0.6 for WMT/CNN/DM).
+    #[arg(long)]
+    length_penalty: Option<f64>,
+    /// Text-to-text: decode without the key/value cache (re-runs the decoder on the whole prefix).
+    #[arg(long)]
+    no_kv_cache: bool,
+    /// Text-to-text: score every label string and take the best (T5's rank_classification)
+    /// instead of generating.
+    #[arg(long)]
+    rank_classification: bool,
+    /// Evaluate only the first N examples of each task.
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+impl RunArgs {
+    fn decode_flags(&self) -> t2t::DecodeFlags {
+        t2t::DecodeFlags {
+            max_new_tokens: self.max_new_tokens,
+            beams: self.beams,
+            length_penalty: self.length_penalty,
+            no_kv_cache: self.no_kv_cache,
+            rank_classification: self.rank_classification,
+            limit: self.limit,
+        }
+    }
+}
+
+/// Heads for classification exports, text-to-text for seq2seq exports.
+fn dispatch(
+    command: &'static str,
+    suite: Option<&'static str>,
+    args: RunArgs,
+) -> anyhow::Result<()> {
+    let flags = args.decode_flags();
+    let settings = settings::Settings::resolve(command, suite, args)?;
+    if t2t::is_seq2seq(&settings) {
+        return t2t::run(settings, flags);
+    }
+    if suite == Some("superglue") {
+        anyhow::bail!(
+            "`evalrun superglue` runs T5 text-to-text tasks; `{}` is not a seq2seq export (no encoder_model.onnx)",
+            settings.model
+        );
+    }
+    if flags.limit.is_some() {
+        anyhow::bail!("`--limit` applies to text-to-text runs only");
+    }
+    engine::run(settings)
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -126,12 +187,9 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet);
     let ok = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Run(args) => {
-            ok(settings::Settings::resolve("run", None, args).and_then(engine::run))
-        }
-        Command::Glue(args) => {
-            ok(settings::Settings::resolve("glue", Some("glue"), args).and_then(engine::run))
-        }
+        Command::Run(args) => ok(dispatch("run", None, args)),
+        Command::Glue(args) => ok(dispatch("glue", Some("glue"), args)),
+        Command::Superglue(args) => ok(dispatch("superglue", Some("superglue"), args)),
         Command::Report(args) => commands::report(args),
         Command::Diff(args) => commands::diff(args),
         Command::Check(args) => commands::check(args),

@@ -60,6 +60,32 @@ pub const GLUE_GROUP: [(&str, &[(&str, &str)]); 9] = [
     ("wnli", &[("wnli", "accuracy")]),
 ];
 
+/// Tasks of the SuperGLUE average (T5 paper Tables 14/15, the SuperGLUE leaderboard): metrics
+/// averaged inside each task (CB macro-F1 + accuracy, MultiRC F1a + EM, ReCoRD F1 + EM), then
+/// over the eight tasks. SuperGLUE's RTE is `superglue_rte` here.
+pub const SUPERGLUE: [(&str, &[(&str, &str)]); 8] = [
+    ("boolq", &[("boolq", "accuracy")]),
+    ("cb", &[("cb", "macro_f1"), ("cb", "accuracy")]),
+    ("copa", &[("copa", "accuracy")]),
+    ("multirc", &[("multirc", "f1"), ("multirc", "exact_match")]),
+    ("record", &[("record", "f1"), ("record", "exact_match")]),
+    ("rte", &[("superglue_rte", "accuracy")]),
+    ("wic", &[("wic", "accuracy")]),
+    ("wsc", &[("wsc", "accuracy")]),
+];
+
+/// The SuperGLUE average over whichever of its tasks are complete; `None` if none are.
+pub fn superglue_average(metrics: &TaskMetrics) -> Option<Average> {
+    grouped_average(metrics, &SUPERGLUE)
+}
+
+fn grouped_average(metrics: &TaskMetrics, groups: &[(&str, &[(&str, &str)])]) -> Option<Average> {
+    average_over(groups.iter().map(|(task, parts)| {
+        let inner: Option<Vec<f64>> = parts.iter().map(|(t, m)| lookup(metrics, t, m)).collect();
+        (*task, inner.as_deref().and_then(mean))
+    }))
+}
+
 fn lookup(metrics: &TaskMetrics, task: &str, metric: &str) -> Option<f64> {
     metrics
         .get(task)?
@@ -82,10 +108,7 @@ pub fn bert_table_average(metrics: &TaskMetrics) -> Option<Average> {
 /// A task counts only when every metric averaged inside it is present (MNLI needs both
 /// matched and mismatched).
 pub fn glue_group_average(metrics: &TaskMetrics) -> Option<Average> {
-    average_over(GLUE_GROUP.iter().map(|(task, parts)| {
-        let inner: Option<Vec<f64>> = parts.iter().map(|(t, m)| lookup(metrics, t, m)).collect();
-        (*task, inner.as_deref().and_then(mean))
-    }))
+    grouped_average(metrics, &GLUE_GROUP)
 }
 
 /// The mean of the present values, remembering which inputs were present and which missing.

@@ -9,6 +9,8 @@ pub mod bootstrap;
 pub mod example;
 pub mod lm;
 pub mod metrics;
+pub mod t5;
+pub mod text;
 
 pub use example::{Example, Gold, Prediction};
 pub use metrics::{ConfusionMatrix, Metric, PairedScores};

@@ -60,6 +60,7 @@ pub fn render(record: &RunRecord, order: &[String]) -> String {
     for (key, label) in [
         ("bert_table", "BERT-table average"),
         ("glue_group", "GLUE group average (T5)"),
+        ("superglue", "SuperGLUE average (T5)"),
     ] {
         if let Some(a) = record.averages.get(key) {
             let coverage = if a.missing.is_empty() {

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use evalrun_core::average::{bert_table_average, glue_group_average, Average, TaskMetrics};
+use evalrun_core::average::{
+    bert_table_average, glue_group_average, superglue_average, Average, TaskMetrics,
+};
 use evalrun_core::bootstrap::{BootstrapSpec, Interval};
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +112,8 @@ impl AverageRecord {
 
 pub const BERT_TABLE_DEFINITION: &str =
     "plain mean of BERT Table 1's nine numbers (MNLI-m, MNLI-mm, QQP F1, QNLI, SST-2, CoLA MCC, STS-B Spearman, MRPC F1, RTE), WNLI and AX excluded";
+pub const SUPERGLUE_DEFINITION: &str = "SuperGLUE average (T5): mean over BoolQ, CB (macro-F1+acc)/2, COPA, MultiRC (F1a+EM)/2, ReCoRD (F1+EM)/2, RTE, WiC, WSC";
+
 pub const GLUE_GROUP_DEFINITION: &str =
     "T5/GLUE convention: average inside each task (MRPC F1+acc, STS-B P+S, QQP F1+acc, MNLI m+mm), then over CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI";
 
@@ -159,6 +163,12 @@ impl RunRecord {
                 AverageRecord::from(a, GLUE_GROUP_DEFINITION),
             );
         }
+        if let Some(a) = superglue_average(&metrics).filter(|a| a.included.len() >= 2) {
+            self.averages.insert(
+                "superglue".into(),
+                AverageRecord::from(a, SUPERGLUE_DEFINITION),
+            );
+        }
     }
 }
 
@@ -172,6 +182,17 @@ pub struct PredictionLine {
     pub label: serde_json::Value,
     /// Predicted label name (or score).
     pub prediction: serde_json::Value,
-    /// Raw head outputs in the model's order; for similarity scoring, the cosine.
+    /// Raw head outputs in the model's order; for similarity scoring, the cosine; for rank
+    /// classification, each label's log-likelihood.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logits: Vec<f64>,
+    /// Text-to-text: the model input exactly as fed (after T5's preprocessor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Text-to-text: the decoded output, without special tokens, stripped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Text-to-text: T5's target string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }

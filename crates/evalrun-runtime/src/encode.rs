@@ -125,6 +125,16 @@ impl TextEncoder {
         Ok((context_ids, continuation_ids))
     }
 
+    /// Text of `ids` (the tokenizer's decoder), optionally without special tokens.
+    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String, RuntimeError> {
+        self.tokenizer
+            .decode(ids, skip_special_tokens)
+            .map_err(|e| RuntimeError::Tokenizer {
+                path: "tokenizer.json".into(),
+                message: e.to_string(),
+            })
+    }
+
     /// The id of `token`, if the vocabulary has it.
     pub fn token_id(&self, token: &str) -> Option<u32> {
         self.tokenizer.token_to_id(token)

@@ -11,6 +11,7 @@ pub mod encode;
 pub mod error;
 pub mod library;
 pub mod model;
+pub mod seq2seq;
 pub mod session;
 
 pub use causal::{CausalLm, WindowScore};
@@ -18,4 +19,5 @@ pub use encode::{Encoded, TextEncoder};
 pub use error::RuntimeError;
 pub use library::find_library;
 pub use model::{ModelConfig, ModelFiles, Pooling};
+pub use seq2seq::{GenerateOptions, Seq2SeqConfig, Seq2SeqFiles, Seq2SeqLm};
 pub use session::{Device, Head, Model, Runtime, RuntimeOptions};

@@ -92,7 +92,7 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 
 /// Splits a file into (1-based line number, line) pairs without line endings, dropping the
 /// empty remainder after a final newline.
-fn lines<'a>(path: &Path, bytes: &'a [u8]) -> Result<Vec<(usize, &'a str)>, DataError> {
+pub(crate) fn lines<'a>(path: &Path, bytes: &'a [u8]) -> Result<Vec<(usize, &'a str)>, DataError> {
     let mut out = Vec::new();
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut parts: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();

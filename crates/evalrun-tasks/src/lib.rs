@@ -11,6 +11,7 @@ pub mod lm;
 pub mod preprocess;
 pub mod registry;
 pub mod spec;
+pub mod t2t;
 
 pub use data::{load_split, Dataset};
 pub use error::{DataError, TaskError};

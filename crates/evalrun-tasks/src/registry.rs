@@ -20,7 +20,7 @@ impl TaskRegistry {
         // Language-model tasks have their own schema (crate::lm).
         for (file, text) in crate::EMBEDDED_TASKS
             .iter()
-            .filter(|(f, _)| !f.starts_with("lm/"))
+            .filter(|(f, _)| !f.starts_with("lm/") && !f.starts_with("t5/"))
         {
             registry.insert(format!("tasks/{file}"), parse(file, text)?, false)?;
         }

@@ -1,0 +1,341 @@
+"""T5 greedy decoding throughput: evalrun vs transformers `generate` (PyTorch) vs optimum's ONNX Runtime
+seq2seq model, same inputs, batches and threads, on a full-size T5-base architecture (12+12 layers, d_model 768,
+d_ff 3072, 12 heads, the real 32128-token embedding) with seeded random weights — the cost is the real one. The
+model is built and exported here (optimum-cli, `text2text-generation-with-past`) under --work-dir, never committed.
+
+The real t5-base cannot be downloaded, so the tokenizer is the fixture's (tests/fixtures/models/t5-tiny: a
+3000-piece SentencePiece unigram + 100 sentinels, trained on this data); every id it produces is valid for the
+bigger embedding, and the cost depends on shapes only. Its pieces are shorter than real T5's, so inputs have
+somewhat more tokens than with t5-base's own vocabulary (reported below).
+
+Random weights give arbitrary greedy outputs, which would stop at arbitrary lengths. To decode a fixed amount the
+embedding row of `</s>` (id 1) is set to zero: the LM head is tied to it, so the logit of `</s>` is exactly 0 while
+the other 32127 are random of both signs and their maximum is always positive — no output stops early, every
+example gets exactly --max-new-tokens tokens. The script checks this and reports each contender's count (evalrun's
+`sums.generated_tokens`, new tokens without `</s>`; for the Python contenders, tokens after the start token and
+before the first `</s>`), and stops if they differ.
+
+Workload: the first --examples SQuAD v1.1 dev examples as T5 inputs (evalrun task `squad_v1`), greedy,
+--max-new-tokens new tokens, batches of --batch-size, longest inputs (in tokens) first, inputs truncated to 512.
+
+Contenders (round-robin, --repeats passes each, best pass kept; every pass starts from a freshly loaded model, as
+a real evaluation does — loading is never timed except in the "whole process" row):
+  1. evalrun (release binary, a new process per pass): its record's `results.squad_v1.wall_seconds`
+     (tokenization, generation, decoding and SQuAD scoring, model load excluded); the process wall time including
+     model load is reported too;
+  2. transformers `T5ForConditionalGeneration.generate` (PyTorch, torch.set_num_threads(--threads),
+     torch.inference_mode): tokenization + generate + batch_decode timed;
+  3. optimum `ORTModelForSeq2SeqLM` (Python onnxruntime on the same export, merged decoder as evalrun uses,
+     intra-op threads = --threads) + `generate`: tokenization + generate + batch_decode timed.
+The input strings of 2 and 3 are evalrun's own (the `input` field of its first --predictions file).
+
+Usage (repository root, fixtures venv, `cargo build --release -p evalrun-cli` done, ORT set up by
+scripts/setup-ort.sh):
+  /work/fxvenv/bin/python scripts/bench_t5.py --threads 2 --examples 64 --max-new-tokens 32 --batch-size 16
+"""
+
+import argparse
+import json
+import logging
+import os
+import pathlib
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EOS = 1
+MAX_INPUT = 512
+TASK = "squad_v1"
+# google-t5/t5-base config.json (task_specific_params left out: generation reads none of them), plus the
+# values transformers 4.57 fills in by default, written out so the architecture does not depend on them.
+T5_BASE = {
+    "architectures": ["T5ForConditionalGeneration"], "model_type": "t5", "is_encoder_decoder": True,
+    "d_model": 768, "d_kv": 64, "d_ff": 3072, "num_layers": 12, "num_decoder_layers": 12, "num_heads": 12,
+    "relative_attention_num_buckets": 32, "relative_attention_max_distance": 128, "dropout_rate": 0.1,
+    "layer_norm_epsilon": 1e-6, "initializer_factor": 1.0, "feed_forward_proj": "relu",
+    "tie_word_embeddings": True, "vocab_size": 32128, "n_positions": 512, "use_cache": True,
+    "decoder_start_token_id": 0, "pad_token_id": 0, "eos_token_id": EOS,
+}
+TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+CONTENDERS = ["evalrun", "transformers", "optimum"]
+
+log = logging.getLogger("bench_t5")
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--examples", type=int, default=64, help="first N SQuAD dev examples (evalrun --limit)")
+    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--data-dir", default=os.environ.get("EVALRUN_DATA_DIR", str(ROOT.parent / "shared" / "data")))
+    p.add_argument("--tokenizer", default=str(ROOT / "tests" / "fixtures" / "models" / "t5-tiny"),
+                   help="directory holding tokenizer.json, tokenizer_config.json, special_tokens_map.json")
+    p.add_argument("--work-dir", default=str(ROOT / "target" / "bench-t5"))
+    p.add_argument("--json", help="raw numbers (default: WORK_DIR/results.json)")
+    p.add_argument("--evalrun", default=str(ROOT / "target" / "release" / "evalrun"))
+    p.add_argument("--contenders", default=",".join(CONTENDERS),
+                   help="comma-separated subset of %s" % ",".join(CONTENDERS))
+    p.add_argument("--inputs", default=str(ROOT / "target" / "t5-reference" / "squad_v1.jsonl"),
+                   help="JSONL with an `input` field, read only when evalrun is not among the contenders")
+    a = p.parse_args()
+    a.contenders = [c.strip() for c in a.contenders.split(",") if c.strip()]
+    unknown = set(a.contenders) - set(CONTENDERS)
+    if unknown or not a.contenders:
+        p.error(f"--contenders: unknown {sorted(unknown)}; choose from {CONTENDERS}")
+    a.contenders.sort(key=CONTENDERS.index)  # evalrun first: its predictions file supplies the inputs
+    return a
+
+
+def build(work, tokenizer_dir):
+    """The random-weight T5-base (PyTorch, safetensors) and its Optimum export, both cached under `work`."""
+    pt, onnx = work / "t5-base-random-pt", work / "t5-base-random"
+    if not (pt / "model.safetensors").exists():
+        import torch
+        from transformers import T5Config, T5ForConditionalGeneration
+
+        log.info("building T5-base with seeded random weights in %s", pt)
+        torch.manual_seed(0)
+        model = T5ForConditionalGeneration(T5Config.from_dict(T5_BASE)).eval()
+        with torch.no_grad():
+            model.shared.weight[EOS].zero_()  # tied LM head: logit(</s>) == 0, never the argmax
+        assert model.lm_head.weight.data_ptr() == model.shared.weight.data_ptr(), "LM head is not tied"
+        model.save_pretrained(pt)
+        for name in TOKENIZER_FILES:
+            shutil.copy(pathlib.Path(tokenizer_dir) / name, pt / name)
+    if not ((onnx / "encoder_model.onnx").exists() and (onnx / "decoder_model_merged.onnx").exists()):
+        cli = shutil.which("optimum-cli") or str(pathlib.Path(sys.executable).parent / "optimum-cli")
+        tmp = onnx.with_name(onnx.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        cmd = [cli, "export", "onnx", "--model", str(pt), "--task", "text2text-generation-with-past", str(tmp)]
+        log.info("exporting: %s", " ".join(cmd))
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        shutil.rmtree(onnx, ignore_errors=True)
+        tmp.rename(onnx)
+        log.info("exported in %.0f s: %s", time.perf_counter() - t0, ", ".join(sorted(p.name for p in onnx.iterdir())))
+    return pt, onnx
+
+
+class ForeignCpu:
+    """CPU seconds spent by other processes while a pass ran (Linux /proc/stat minus this process and its
+    waited-for children): on a 2-core machine any of it distorts the pass, OpenMP's spinning threads most."""
+
+    def __enter__(self):
+        self.busy, self.own, self.t0 = self._busy(), self._own(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = max(0.0, (self._busy() - self.busy) - (self._own() - self.own))
+        self.share = self.seconds / max(1e-9, (time.perf_counter() - self.t0) * (os.cpu_count() or 1))
+
+    @staticmethod
+    def _busy():
+        try:
+            with open("/proc/stat") as f:
+                v = [int(x) for x in f.readline().split()[1:]]
+        except OSError:
+            return 0.0
+        return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+    @staticmethod
+    def _own():
+        r = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        return sum(x.ru_utime + x.ru_stime for x in r)
+
+
+def run_evalrun(binary, onnx, data_dir, a, predictions):
+    """One evalrun process: (in-process task seconds, generated tokens, process seconds, peak RSS KiB)."""
+    with tempfile.TemporaryDirectory(dir=a.work_dir) as tmp:
+        record = pathlib.Path(tmp) / "r.json"
+        cmd = ["/usr/bin/time", "-f", "%M", str(binary), "-q", "run", "--model", str(onnx), "--task", TASK,
+               "--limit", str(a.examples), "--data-dir", str(data_dir), "--batch-size", str(a.batch_size),
+               "--threads", str(a.threads), "--bootstrap", "0", "--max-new-tokens", str(a.max_new_tokens),
+               "--output", str(record)]
+        if predictions:
+            cmd += ["--predictions", str(predictions)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        process_seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            log.error("evalrun failed (exit %d): %s\n%s", proc.returncode, " ".join(cmd[3:]), proc.stderr[-4000:])
+            raise SystemExit("evalrun failed; rerun with --contenders transformers,optimum to bench the others")
+        peak_kib = int(proc.stderr.strip().splitlines()[-1])
+        result = json.loads(record.read_text())["results"][TASK]
+        if result["n"] != a.examples:
+            log.warning("evalrun scored %d examples, not %d", result["n"], a.examples)
+        return result["wall_seconds"], int(result["sums"]["generated_tokens"]), process_seconds, peak_kib
+
+
+def generated_count(sequences, start_offset=1):
+    """New tokens per row without the start token, up to (excluding) the first `</s>`."""
+    counts = []
+    for row in sequences.tolist():
+        new = row[start_offset:]
+        counts.append(new.index(EOS) if EOS in new else len(new))
+    return counts
+
+
+def python_pass(model, tok, texts, a):
+    """Tokenize, sort longest first (evalrun's order: token count, then index), generate in batches, decode.
+    Returns (seconds, generated tokens, outputs in input order)."""
+    import torch
+
+    t0 = time.perf_counter()
+    ids = tok(texts, truncation=True, max_length=MAX_INPUT)["input_ids"]
+    order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
+    outputs, tokens = [None] * len(texts), 0
+    with torch.inference_mode():
+        for s in range(0, len(order), a.batch_size):
+            idx = order[s:s + a.batch_size]
+            enc = tok([texts[i] for i in idx], truncation=True, max_length=MAX_INPUT, padding=True, return_tensors="pt")
+            out = model.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                                 max_new_tokens=a.max_new_tokens, do_sample=False, num_beams=1)
+            tokens += sum(generated_count(out))
+            for i, text in zip(idx, tok.batch_decode(out, skip_special_tokens=True)):
+                outputs[i] = text.strip()
+    return time.perf_counter() - t0, tokens, outputs
+
+
+def load_torch(pt):
+    from transformers import T5ForConditionalGeneration
+
+    return T5ForConditionalGeneration.from_pretrained(pt).eval()
+
+
+def load_optimum(onnx, threads):
+    import onnxruntime as ort
+    from optimum.onnxruntime import ORTModelForSeq2SeqLM
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    return ORTModelForSeq2SeqLM.from_pretrained(onnx, provider="CPUExecutionProvider", session_options=so,
+                                                use_merged=True)
+
+
+def main():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    a = parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoTokenizer
+
+    torch.set_num_threads(a.threads)
+    work = pathlib.Path(a.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    a.work_dir = str(work)
+    binary = pathlib.Path(a.evalrun)
+    if "evalrun" in a.contenders and not binary.exists():
+        sys.exit(f"`{binary}` is missing: cargo build --release -p evalrun-cli")
+    data_dir = pathlib.Path(a.data_dir)
+    pt, onnx = build(work, a.tokenizer)
+    tok = AutoTokenizer.from_pretrained(onnx)
+    predictions = work / "evalrun-predictions.jsonl"
+
+    texts = None
+    if "evalrun" not in a.contenders:
+        with open(a.inputs, encoding="utf-8") as f:
+            texts = [json.loads(line)["input"] for line in f][:a.examples]
+        log.info("inputs: first %d of %s", len(texts), a.inputs)
+
+    loaders = {"transformers": lambda: load_torch(pt), "optimum": lambda: load_optimum(onnx, a.threads)}
+    passes = {c: [] for c in a.contenders}
+    outputs = {}
+    for rep in range(a.repeats):
+        for name in a.contenders:
+            if name == "evalrun":
+                first = texts is None
+                with ForeignCpu() as foreign:
+                    seconds, tokens, process, peak = run_evalrun(binary, onnx, data_dir, a,
+                                                                 predictions if first else None)
+                passes[name].append({"seconds": seconds, "generated_tokens": tokens, "process_seconds": process,
+                                     "peak_rss_kib": peak, "foreign_cpu_seconds": foreign.seconds})
+                if first:
+                    lines = [json.loads(l) for l in predictions.read_text(encoding="utf-8").splitlines()]
+                    lines.sort(key=lambda l: l["id"])
+                    texts = [l["input"] for l in lines]
+                    outputs[name] = [l["output"] for l in lines]
+                log.info("pass %d/%d evalrun: %.2f s in process (%.2f s with model load), %d tokens, peak RSS %.0f MiB",
+                         rep + 1, a.repeats, seconds, process, tokens, peak / 1024)
+            else:
+                t0 = time.perf_counter()
+                model = loaders[name]()
+                load = time.perf_counter() - t0
+                with ForeignCpu() as foreign:
+                    seconds, tokens, outs = python_pass(model, tok, texts, a)
+                del model
+                passes[name].append({"seconds": seconds, "generated_tokens": tokens, "load_seconds": load,
+                                     "foreign_cpu_seconds": foreign.seconds})
+                outputs.setdefault(name, outs)
+                log.info("pass %d/%d %s: %.2f s (load %.1f s, not timed), %d tokens",
+                         rep + 1, a.repeats, name, seconds, load, tokens)
+            if foreign.share > 0.05:
+                log.warning("other processes used %.0f%% of the CPUs during that pass (%.1f CPU s): it is distorted",
+                            100 * foreign.share, foreign.seconds)
+
+    expected = a.examples * a.max_new_tokens
+    counts = {name: sorted({p["generated_tokens"] for p in ps}) for name, ps in passes.items()}
+    for name, c in counts.items():
+        if c != [expected]:
+            log.warning("%s generated %s tokens, expected %d (%d examples × %d)", name, c, expected, a.examples,
+                        a.max_new_tokens)
+    if len({tuple(c) for c in counts.values()}) != 1:
+        sys.exit(f"generated token counts differ between contenders: {counts}; the comparison is void")
+    tokens = counts[a.contenders[0]][0]
+    input_tokens = [len(x) for x in tok(texts, truncation=True, max_length=MAX_INPUT)["input_ids"]]
+    reference = a.contenders[0]
+    agreement = {name: sum(x == y for x, y in zip(outputs[reference], outs)) for name, outs in outputs.items()}
+
+    best = {name: min(p["seconds"] for p in ps) for name, ps in passes.items()}
+    rows = [{"contender": name, "best_seconds": best[name], "tokens_per_second": tokens / best[name],
+             "evalrun_speedup": best[name] / best["evalrun"] if "evalrun" in best else None,
+             "passes": passes[name]} for name in a.contenders]
+    labels = {
+        "evalrun": "evalrun (in process: tokenize + generate + score)",
+        "transformers": f"transformers generate, PyTorch {torch.__version__.split('+')[0]} (tokenize + generate + decode)",
+        "optimum": "optimum ORTModelForSeq2SeqLM generate, merged decoder (tokenize + generate + decode)",
+    }
+    import onnxruntime
+    import transformers
+
+    print(f"\nthreads={a.threads} (machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}); "
+          f"T5-base architecture (222M, 12+12 layers, vocab 32128), random weights; SQuAD v1.1 dev, first "
+          f"{a.examples} examples ({sum(input_tokens)} input tokens, {min(input_tokens)}–{max(input_tokens)} per "
+          f"example); greedy, {a.max_new_tokens} new tokens per example, batch {a.batch_size}, longest first; "
+          f"best of {a.repeats}, round-robin; transformers {transformers.__version__}, onnxruntime "
+          f"{onnxruntime.__version__}\n")
+    print("| contender | generated tokens | best seconds | tokens/s | evalrun speed-up |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        ratio = "—" if r["contender"] == "evalrun" or r["evalrun_speedup"] is None else f"{r['evalrun_speedup']:.2f}×"
+        print(f"| {labels[r['contender']]} | {tokens} | {r['best_seconds']:.2f} | {r['tokens_per_second']:.1f} | {ratio} |")
+    if "evalrun" in passes:
+        process = min(p["process_seconds"] for p in passes["evalrun"])
+        print(f"| evalrun, whole process (model load included) | {tokens} | {process:.2f} | {tokens / process:.1f} | — |")
+        peak = max(p["peak_rss_kib"] for p in passes["evalrun"])
+        print(f"\nevalrun peak resident memory {peak / 1024:.0f} MiB.", end=" ")
+    worst = max(p["foreign_cpu_seconds"] for ps in passes.values() for p in ps)
+    print(f"Most CPU time other processes took during one pass: {worst:.1f} s.", end=" ")
+    print("Outputs identical to %s's: %s." % (reference, ", ".join(f"{n} {k}/{a.examples}" for n, k in agreement.items()
+                                                                 if n != reference) or "—"))
+    out = pathlib.Path(a.json) if a.json else work / "results.json"
+    out.write_text(json.dumps({
+        "threads": a.threads, "cpu_count": os.cpu_count(), "examples": a.examples, "max_new_tokens": a.max_new_tokens,
+        "batch_size": a.batch_size, "repeats": a.repeats, "generated_tokens": tokens, "input_tokens": input_tokens,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "onnxruntime_python": onnxruntime.__version__},
+        "model": str(onnx), "rows": rows, "identical_outputs": agreement,
+    }, indent=2))
+    log.info("raw numbers written to %s", out)
+
+
+if __name__ == "__main__":
+    main()
