@@ -18,10 +18,31 @@ use evalrun_report::{
     RuntimeProvenance, TaskResult,
 };
 use evalrun_runtime::{Head, Model, Runtime, RuntimeOptions};
-use evalrun_tasks::{load_split, DataError, Dataset, LabelSpec, TaskRegistry, TaskSpec};
+use evalrun_tasks::{load_split, Dataset, LabelSpec, TaskRegistry, TaskSpec};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::resolve::ModelResolver;
 use crate::settings::Settings;
+
+/// A task's split: from `--data-dir` when given, else from its Hub Parquet source.
+fn load_data(
+    task: &TaskSpec,
+    split: &str,
+    settings: &Settings,
+    resolver: &ModelResolver,
+) -> anyhow::Result<Dataset> {
+    if let Some(dir) = &settings.data_dir {
+        return Ok(load_split(task, split, dir)?);
+    }
+    let hub = crate::sources::hub_source(
+        &task.name,
+        split,
+        task.splits.get(split).and_then(|s| s.hub.as_ref()),
+        task.splits.keys(),
+    )?;
+    let path = resolver.dataset_file(&hub.dataset, &hub.path)?;
+    Ok(evalrun_tasks::parquet::load_split(task, split, hub, &path)?)
+}
 
 pub fn list_tasks(tasks_dir: Option<&Path>) -> anyhow::Result<()> {
     let registry = registry(tasks_dir)?;
@@ -51,6 +72,22 @@ pub fn list_tasks(tasks_dir: Option<&Path>) -> anyhow::Result<()> {
             task.corresponds_to
         );
     }
+    out.push_str("\n| T5 text-to-text task | Suite | Version | Metrics | Description |\n|---|---|---:|---|---|\n");
+    for task in evalrun_tasks::t2t::embedded()? {
+        let _ = writeln!(
+            out,
+            "| {}{} | {} | {} | {} | {} |",
+            task.name,
+            task.alias
+                .as_deref()
+                .map(|a| format!(" (`{a}` in `evalrun {}`)", task.suite))
+                .unwrap_or_default(),
+            task.suite,
+            task.version,
+            task.metrics.join(", "),
+            task.description
+        );
+    }
     print!("{out}");
     Ok(())
 }
@@ -67,6 +104,8 @@ fn registry(tasks_dir: Option<&Path>) -> anyhow::Result<TaskRegistry> {
 struct LoadedModel {
     model: Model,
     provenance: ModelProvenance,
+    /// A preset's head label order, overriding `id2label`.
+    labels: Option<Vec<String>>,
 }
 
 /// Everything one evaluation produced, before anything is written.
@@ -130,6 +169,7 @@ pub fn execute(settings: &Settings, runtime: &Runtime) -> anyhow::Result<Executi
             .any(|t| *t == task.name || Some(t.as_str()) == task.group.as_deref())
     };
 
+    let resolver = ModelResolver::new(settings.presets.as_deref(), settings.offline)?;
     // Data first: it is cheap, and a missing file should not cost a model load.
     let mut datasets = Vec::new();
     let mut skipped = BTreeMap::new();
@@ -138,27 +178,19 @@ pub fn execute(settings: &Settings, runtime: &Runtime) -> anyhow::Result<Executi
             .split
             .clone()
             .unwrap_or_else(|| task.default_split.clone());
-        match load_split(task, &split, &settings.data_dir) {
+        match load_data(task, &split, settings, &resolver) {
             Ok(dataset) => datasets.push((*task, dataset)),
-            Err(error @ (DataError::Missing { .. } | DataError::NoSuchSplit { .. }))
-                if !explicit(task) =>
-            {
-                tracing::warn!("skipping {}: {error}", task.name);
-                let reason = match &error {
-                    DataError::Missing { path, .. } => {
-                        format!("data not present: `{}`", path.display())
-                    }
-                    other => other.to_string(),
-                };
-                skipped.insert(task.name.clone(), reason);
+            Err(error) if !explicit(task) && crate::sources::is_absent(&error) => {
+                tracing::warn!("skipping {}: {error:#}", task.name);
+                skipped.insert(task.name.clone(), crate::sources::absent_reason(&error));
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(error),
         }
     }
     if datasets.is_empty() {
         bail!(
-            "none of the requested tasks has its data under `{}`",
-            settings.data_dir.display()
+            "none of the requested tasks has its data in {}",
+            settings.data_origin()
         );
     }
 
@@ -186,9 +218,12 @@ pub fn execute(settings: &Settings, runtime: &Runtime) -> anyhow::Result<Executi
     let mut submissions: Vec<(PathBuf, String)> = Vec::new();
 
     for (task, dataset) in &datasets {
-        let dir = PathBuf::from(settings.model.replace("{task}", task.model_task()));
+        let resolved = resolver.resolve(&settings.model, task.model_task())?;
+        let dir = resolved.dir.clone();
         if !models.contains_key(&dir) {
-            let loaded = load_model(runtime, &dir, settings.max_length)?;
+            let mut loaded = load_model(runtime, &dir, settings.max_length)?;
+            loaded.labels = resolved.labels.clone();
+            loaded.provenance.source = Some(resolved.origin.clone()).filter(|o| o != "local");
             models.insert(dir.clone(), loaded);
         }
         let loaded = models.get_mut(&dir).expect("inserted above");
@@ -228,7 +263,8 @@ pub fn execute(settings: &Settings, runtime: &Runtime) -> anyhow::Result<Executi
                     labels_path: task.splits[&dataset.split]
                         .labels_from
                         .as_ref()
-                        .map(|l| settings.data_dir.join(&l.path).display().to_string()),
+                        .zip(settings.data_dir.as_ref())
+                        .map(|(l, dir)| dir.join(&l.path).display().to_string()),
                     labels_sha256: dataset.labels_sha256.clone(),
                 },
                 wall_seconds: wall,
@@ -277,8 +313,13 @@ fn load_model(
         scoring: String::new(),
         max_length: model.max_length(),
         label_mapping: None,
+        source: None,
     };
-    Ok(LoadedModel { model, provenance })
+    Ok(LoadedModel {
+        model,
+        provenance,
+        labels: None,
+    })
 }
 
 /// What one task produced.
@@ -304,7 +345,7 @@ fn evaluate(
     let model = &mut loaded.model;
     let (predictions, scoring, label_mapping) = match (model.head(), &task.labels) {
         (Head::Logits { num_labels }, LabelSpec::Classification { .. }) => {
-            let mapping = LabelMapping::new(task, model, num_labels)?;
+            let mapping = LabelMapping::new(task, model, num_labels, loaded.labels.as_deref())?;
             let inputs = pair_inputs(examples);
             let logits = model.classify(&inputs, batch_size, &mut tick)?;
             let predictions = logits
@@ -387,7 +428,12 @@ struct LabelMapping {
 }
 
 impl LabelMapping {
-    fn new(task: &TaskSpec, model: &Model, num_labels: usize) -> anyhow::Result<Self> {
+    fn new(
+        task: &TaskSpec,
+        model: &Model,
+        num_labels: usize,
+        preset_labels: Option<&[String]>,
+    ) -> anyhow::Result<Self> {
         let head = task.labels.head_names();
         if num_labels != head.len() {
             bail!(
@@ -397,7 +443,9 @@ impl LabelMapping {
                 head.join(", ")
             );
         }
-        let names = model.config().label_names();
+        let names = preset_labels
+            .map(<[String]>::to_vec)
+            .or_else(|| model.config().label_names());
         let generic = |n: &str| {
             n.strip_prefix("LABEL_")
                 .is_some_and(|d| d.parse::<usize>().is_ok())

@@ -24,9 +24,10 @@ use evalrun_tasks::DataError;
 
 #[derive(Args, Debug)]
 pub struct LmArgs {
-    /// A causal-LM export (Optimum `text-generation` or `text-generation-with-past`).
+    /// A causal-LM export (Optimum `text-generation` or `text-generation-with-past`), a preset
+    /// (`gpt2`) or a Hub repo id (`org/name[@revision]`).
     #[arg(long)]
-    model: PathBuf,
+    model: String,
     /// Comma-separated LM task names, a suite (`gpt2-paper`: GPT-2's Table 3 columns with the
     /// paper-style variants), or `all` (see `evalrun tasks`).
     #[arg(long, value_delimiter = ',', default_value = "all")]
@@ -39,6 +40,17 @@ pub struct LmArgs {
     /// One JSON line per document/example: task, id, loglikelihood, tokens (and greedy).
     #[arg(long)]
     predictions: Option<PathBuf>,
+}
+
+/// A local directory as is; a preset or Hub repo through the cache (EVALRUN_PRESETS adds presets,
+/// HF_HUB_OFFLINE=1 keeps it offline).
+pub fn resolve_model(model: &str) -> anyhow::Result<PathBuf> {
+    if std::path::Path::new(model).is_dir() {
+        return Ok(PathBuf::from(model));
+    }
+    let presets = std::env::var_os("EVALRUN_PRESETS").map(PathBuf::from);
+    let resolver = crate::resolve::ModelResolver::new(presets.as_deref(), false)?;
+    Ok(resolver.resolve(model, "")?.dir)
 }
 
 /// Model-call options shared by `evalrun lm` and `evalrun perplexity`.
@@ -133,6 +145,7 @@ impl LmSession {
             );
         };
         let model = ModelProvenance {
+            source: None,
             path: lm.files().onnx.display().to_string(),
             sha256: sha256_file(&lm.files().onnx)?,
             tokenizer_sha256: sha256_file(&lm.files().tokenizer)?,
@@ -261,7 +274,8 @@ pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
             args.data_dir.display()
         );
     }
-    let mut session = LmSession::from_options(&args.model, &args.options)?;
+    let mut session =
+        LmSession::from_options(&crate::lm::resolve_model(&args.model)?, &args.options)?;
     let mut results = BTreeMap::new();
     let mut lines = String::new();
     for (task, dataset) in &datasets {

@@ -7,9 +7,13 @@
 
 mod commands;
 mod engine;
+mod fetch;
 mod lm;
 mod perplexity;
+mod presets;
+mod resolve;
 mod settings;
+mod sources;
 mod t2t;
 
 use std::process::ExitCode;
@@ -46,6 +50,12 @@ enum Command {
     Report(commands::ReportArgs),
     /// Metric deltas between two runs, and the examples whose prediction changed.
     Diff(commands::DiffArgs),
+    /// Download what a run needs (models per task, Hub data) into the Hub cache, for offline runs:
+    /// `evalrun fetch glue --model bert-base-uncased`.
+    Fetch(fetch::FetchArgs),
+    /// Export a Hub repository with only PyTorch weights to ONNX (optimum), cached beside its
+    /// snapshot; prints the directory.
+    Export(fetch::ExportArgs),
     /// Regression gate: exit 0 within tolerance of the baseline, 1 outside, 2 on error.
     Check(commands::CheckArgs),
     /// Measure run-to-run spread (repeated runs, or one run's bootstrap) for tolerances.
@@ -64,14 +74,22 @@ enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Model directory (Optimum export layout). `{task}` is replaced by each task's model task
-    /// (`mnli` for both MNLI halves and AX), so per-task fine-tuned models run in one command.
+    /// Model: a directory (Optimum export layout; `{task}` is replaced by each task's model task,
+    /// `mnli` for both MNLI halves and AX), a preset (`bert-base-uncased`, `t5-base`, see
+    /// presets/models.toml) or a Hub repo id (`org/name[@revision]`).
     #[arg(long)]
     model: Option<String>,
+    /// More presets (TOML, same layout as presets/models.toml); same names replace built-in ones.
+    #[arg(long, env = "EVALRUN_PRESETS")]
+    presets: Option<std::path::PathBuf>,
+    /// Never contact the Hub: use the cache only (also HF_HUB_OFFLINE=1).
+    #[arg(long)]
+    offline: bool,
     /// Comma-separated task names, group names (`mnli`) or `all`.
     #[arg(long, value_delimiter = ',')]
     task: Vec<String>,
-    /// Directory laid out like ../shared/data (glue/<TASK>/dev.tsv, ...).
+    /// Directory laid out like ../shared/data (glue/<TASK>/dev.tsv, ...). Without it, tasks read
+    /// their Parquet split from the Hub (`nyu-mll/glue`, `aps/super_glue`) through the cache.
     #[arg(long, env = "EVALRUN_DATA_DIR")]
     data_dir: Option<std::path::PathBuf>,
     /// Split to evaluate (default: each task's own, `dev` for GLUE). `test` writes submission files.
@@ -150,7 +168,7 @@ fn dispatch(
 ) -> anyhow::Result<()> {
     let flags = args.decode_flags();
     let settings = settings::Settings::resolve(command, suite, args)?;
-    if t2t::is_seq2seq(&settings) {
+    if t2t::is_seq2seq(&settings)? {
         return t2t::run(settings, flags);
     }
     if suite == Some("superglue") {
@@ -190,6 +208,8 @@ fn main() -> ExitCode {
         Command::Run(args) => ok(dispatch("run", None, args)),
         Command::Glue(args) => ok(dispatch("glue", Some("glue"), args)),
         Command::Superglue(args) => ok(dispatch("superglue", Some("superglue"), args)),
+        Command::Fetch(args) => ok(fetch::fetch(args)),
+        Command::Export(args) => ok(fetch::export(args)),
         Command::Report(args) => commands::report(args),
         Command::Diff(args) => commands::diff(args),
         Command::Check(args) => commands::check(args),

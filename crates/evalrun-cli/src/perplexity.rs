@@ -19,9 +19,10 @@ use crate::lm::{perplexities, LmOptions, LmSession};
 
 #[derive(Args, Debug)]
 pub struct PerplexityArgs {
-    /// A causal-LM export (Optimum `text-generation` or `text-generation-with-past`).
+    /// A causal-LM export (Optimum `text-generation` or `text-generation-with-past`), a preset
+    /// (`gpt2`) or a Hub repo id.
     #[arg(long)]
-    model: PathBuf,
+    model: String,
     /// The text file, scored as one text.
     #[arg(long)]
     file: PathBuf,
@@ -33,7 +34,8 @@ pub fn perplexity(args: PerplexityArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read `{}` as UTF-8 text", args.file.display()))?;
-    let mut session = LmSession::from_options(&args.model, &args.options)?;
+    let mut session =
+        LmSession::from_options(&crate::lm::resolve_model(&args.model)?, &args.options)?;
     let tokens = session.lm.encoder().encode_plain(&text)?;
     let (windows, policy) = session.rolling(&tokens, args.options.stride);
     let scored_started = Instant::now();

@@ -14,7 +14,10 @@ pub struct Settings {
     pub suite: Option<&'static str>,
     pub model: String,
     pub tasks: Vec<String>,
-    pub data_dir: PathBuf,
+    /// `None`: read the tasks' Hub sources.
+    pub data_dir: Option<PathBuf>,
+    pub presets: Option<PathBuf>,
+    pub offline: bool,
     pub split: Option<String>,
     pub submission_dir: Option<PathBuf>,
     pub batch_size: usize,
@@ -34,7 +37,7 @@ impl Settings {
         args: RunArgs,
     ) -> anyhow::Result<Self> {
         let Some(model) = args.model else {
-            bail!("`evalrun {command}` needs `--model DIR` (an Optimum export; `{{task}}` is replaced by each task)");
+            bail!("`evalrun {command}` needs `--model DIR|PRESET|ORG/NAME` (an Optimum export, a preset such as `bert-base-uncased`, or a Hub repo; `{{task}}` is replaced by each task)");
         };
         let tasks = if args.task.is_empty() {
             match suite {
@@ -47,9 +50,6 @@ impl Settings {
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty())
                 .collect()
-        };
-        let Some(data_dir) = args.data_dir else {
-            bail!("no data directory: pass `--data-dir DIR` or set EVALRUN_DATA_DIR (DIR laid out like ../shared/data)");
         };
         if args.batch_size == 0 {
             bail!("`--batch-size` must be at least 1");
@@ -69,7 +69,9 @@ impl Settings {
             suite,
             model,
             tasks,
-            data_dir,
+            data_dir: args.data_dir,
+            presets: args.presets,
+            offline: args.offline,
             split: args.split,
             submission_dir: args.submission_dir,
             batch_size: args.batch_size,
@@ -85,5 +87,15 @@ impl Settings {
                 level: 0.95,
             },
         })
+    }
+}
+
+impl Settings {
+    /// Where data comes from, for messages.
+    pub fn data_origin(&self) -> String {
+        match &self.data_dir {
+            Some(dir) => format!("`{}`", dir.display()),
+            None => "the Hub (no --data-dir given)".into(),
+        }
     }
 }

@@ -22,10 +22,28 @@ use evalrun_report::{
 };
 use evalrun_runtime::{GenerateOptions, Runtime, Seq2SeqFiles, Seq2SeqLm};
 use evalrun_tasks::t2t::{self, Preprocess, T2tDataset, T2tExample, T2tGold, T2tTaskSpec};
-use evalrun_tasks::DataError;
 
 use crate::engine::{progress_bar, write_outputs, Execution};
+use crate::resolve::ModelResolver;
 use crate::settings::Settings;
+
+/// A task's split: from `--data-dir` when given, else from its Hub Parquet source.
+fn load_data(
+    task: &T2tTaskSpec,
+    split: &str,
+    settings: &Settings,
+    resolver: &ModelResolver,
+) -> anyhow::Result<T2tDataset> {
+    if let Some(dir) = &settings.data_dir {
+        return Ok(t2t::load(task, split, dir)?);
+    }
+    let hub =
+        crate::sources::hub_source(&task.name, split, task.hub.get(split), task.splits.keys())?;
+    let path = resolver.dataset_file(&hub.dataset, &hub.path)?;
+    Ok(evalrun_tasks::parquet::load_t2t_split(
+        task, split, hub, &path,
+    )?)
+}
 
 /// Decoding flags shared by `run`, `glue` and `superglue`.
 #[derive(Debug, Clone, Default)]
@@ -38,13 +56,30 @@ pub struct DecodeFlags {
     pub limit: Option<usize>,
 }
 
-/// Whether `--model` (for the requested tasks) is an encoder-decoder export.
-pub fn is_seq2seq(settings: &Settings) -> bool {
-    let dir = settings.model.replace("{task}", "");
-    Seq2SeqFiles::is_seq2seq(std::path::Path::new(&dir))
-        || settings.tasks.iter().any(|t| {
-            Seq2SeqFiles::is_seq2seq(std::path::Path::new(&settings.model.replace("{task}", t)))
-        })
+/// Whether `--model` is an encoder-decoder model: a local export with `encoder_model.onnx`, a
+/// `seq2seq` preset, or a Hub repository that resolves to one.
+pub fn is_seq2seq(settings: &Settings) -> anyhow::Result<bool> {
+    let local = |task: &str| {
+        let dir = settings.model.replace("{task}", task);
+        std::path::Path::new(&dir)
+            .is_dir()
+            .then(|| Seq2SeqFiles::is_seq2seq(std::path::Path::new(&dir)))
+    };
+    if let Some(answer) = std::iter::once("")
+        .chain(settings.tasks.iter().map(String::as_str))
+        .find_map(local)
+    {
+        return Ok(answer);
+    }
+    let resolver = ModelResolver::new(settings.presets.as_deref(), settings.offline)?;
+    if let Some(preset) = resolver.presets().get(&settings.model) {
+        return Ok(preset.kind == crate::presets::ModelKind::Seq2seq);
+    }
+    if settings.model.contains("{task}") {
+        return Ok(false);
+    }
+    let resolved = resolver.resolve(&settings.model, "")?;
+    Ok(Seq2SeqFiles::is_seq2seq(&resolved.dir))
 }
 
 pub fn run(settings: Settings, flags: DecodeFlags) -> anyhow::Result<()> {
@@ -110,6 +145,7 @@ pub fn execute(
             .iter()
             .any(|t| *t == task.name || Some(t.as_str()) == task.alias.as_deref() || t == "mnli")
     };
+    let resolver = ModelResolver::new(settings.presets.as_deref(), settings.offline)?;
     let mut datasets = Vec::new();
     let mut skipped = BTreeMap::new();
     for task in &tasks {
@@ -117,32 +153,24 @@ pub fn execute(
             .split
             .clone()
             .unwrap_or_else(|| task.default_split.clone());
-        match t2t::load(task, &split, &settings.data_dir) {
+        match load_data(task, &split, settings, &resolver) {
             Ok(mut dataset) => {
                 if let Some(limit) = flags.limit {
                     dataset.examples.truncate(limit);
                 }
                 datasets.push((task, dataset));
             }
-            Err(error @ (DataError::Missing { .. } | DataError::NoSuchSplit { .. }))
-                if !explicit(task) =>
-            {
-                tracing::warn!("skipping {}: {error}", task.name);
-                let reason = match &error {
-                    DataError::Missing { path, .. } => {
-                        format!("data not present: `{}`", path.display())
-                    }
-                    other => other.to_string(),
-                };
-                skipped.insert(task.name.clone(), reason);
+            Err(error) if !explicit(task) && crate::sources::is_absent(&error) => {
+                tracing::warn!("skipping {}: {error:#}", task.name);
+                skipped.insert(task.name.clone(), crate::sources::absent_reason(&error));
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(error),
         }
     }
     if datasets.is_empty() {
         bail!(
-            "none of the requested tasks has its data under `{}`",
-            settings.data_dir.display()
+            "none of the requested tasks has its data in {}",
+            settings.data_origin()
         );
     }
     let mut record = RunRecord {
@@ -167,7 +195,8 @@ pub fn execute(
     let mut models: HashMap<PathBuf, (Seq2SeqLm, ModelProvenance)> = HashMap::new();
     let mut lines = Vec::new();
     for (task, dataset) in &datasets {
-        let dir = PathBuf::from(settings.model.replace("{task}", &task.name));
+        let resolved = resolver.resolve(&settings.model, &task.name)?;
+        let dir = resolved.dir.clone();
         if !models.contains_key(&dir) {
             let model = Seq2SeqLm::load(runtime, &dir, settings.max_length.unwrap_or(512))?;
             let files = model.files();
@@ -178,6 +207,7 @@ pub fn execute(
                 scoring: String::new(),
                 max_length: model.max_input_tokens(),
                 label_mapping: None,
+                source: Some(resolved.origin.clone()).filter(|o| o != "local"),
             };
             models.insert(dir.clone(), (model, provenance));
         }

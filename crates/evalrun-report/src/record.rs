@@ -79,6 +79,9 @@ pub struct ModelProvenance {
     /// How head indices were mapped to task labels (`id2label names`, `glue index order`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_mapping: Option<String>,
+    /// Where the model came from when not a local directory: `org/name@commit (preset …)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

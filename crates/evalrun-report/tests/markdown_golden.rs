@@ -24,6 +24,7 @@ fn result(metrics: &[(&str, f64)], table_metric: &str, n: usize, scoring: &str) 
             scoring: scoring.into(),
             max_length: 512,
             label_mapping: None,
+            source: None,
         },
         data: DataProvenance {
             path: "d".into(),

@@ -275,6 +275,7 @@ mod tests {
             label: Some(0),
             index: None,
             labels_from: None,
+            hub: None,
         };
         let labels = LabelSpec::Classification {
             names: vec!["not_equivalent".into(), "equivalent".into()],

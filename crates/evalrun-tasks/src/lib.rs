@@ -8,6 +8,7 @@
 pub mod data;
 pub mod error;
 pub mod lm;
+pub mod parquet;
 pub mod preprocess;
 pub mod registry;
 pub mod spec;

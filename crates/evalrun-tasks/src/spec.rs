@@ -165,6 +165,9 @@ pub struct SplitSpec {
     /// (GLUE's diagnostic set gets them from SuperGLUE's AX-b).
     #[serde(default)]
     pub labels_from: Option<JsonlLabels>,
+    /// The same split on the Hugging Face Hub (Parquet), used when no `--data-dir` is given.
+    #[serde(default)]
+    pub hub: Option<crate::parquet::HubSplit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -62,6 +62,9 @@ pub struct T2tTaskSpec {
     pub preprocess: Preprocess,
     pub default_split: String,
     pub splits: BTreeMap<String, T2tSplit>,
+    /// Splits on the Hugging Face Hub (Parquet), used when no `--data-dir` is given.
+    #[serde(default)]
+    pub hub: BTreeMap<String, crate::parquet::HubSplit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
