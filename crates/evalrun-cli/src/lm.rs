@@ -32,9 +32,10 @@ pub struct LmArgs {
     /// paper-style variants), or `all` (see `evalrun tasks`).
     #[arg(long, value_delimiter = ',', default_value = "all")]
     task: Vec<String>,
-    /// Directory laid out like ../shared/data (lm/wikitext-2/…, lm/lambada/…).
+    /// Directory laid out like ../shared/data (lm/wikitext-2/…, lm/lambada/…). Without it, tasks
+    /// with a pinned original URL (lambada_openai, ptb_gpt2) download it into the cache.
     #[arg(long, env = "EVALRUN_DATA_DIR")]
-    data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
     #[command(flatten)]
     pub options: LmOptions,
     /// One JSON line per document/example: task, id, loglikelihood, tokens (and greedy).
@@ -251,8 +252,24 @@ pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     let mut datasets: Vec<(&LmTaskSpec, LmDataset)> = Vec::new();
     let mut skipped = BTreeMap::new();
+    let mut hub: Option<evalrun_hub::Hub> = None;
     for task in chosen {
-        match task.load(&args.data_dir) {
+        let loaded = match (&args.data_dir, &task.url) {
+            (Some(dir), _) => task.load(dir),
+            (None, Some(source)) => {
+                if hub.is_none() {
+                    hub = Some(evalrun_hub::Hub::from_env()?);
+                }
+                let hub = hub.as_ref().expect("set above");
+                task.load_file(hub.download_url(&source.url, &source.sha256)?)
+            }
+            (None, None) => Err(DataError::Missing {
+                task: task.name.clone(),
+                split: "test".into(),
+                path: PathBuf::from(&task.paths[0]),
+            }),
+        };
+        match loaded {
             Ok(d) => datasets.push((task, d)),
             Err(DataError::Missing { path, .. }) if !args.task.contains(&task.name) => {
                 tracing::warn!(
@@ -265,13 +282,21 @@ pub fn run(args: LmArgs) -> anyhow::Result<std::process::ExitCode> {
                     format!("data not present: `{}`", path.display()),
                 );
             }
+            Err(DataError::Missing { path, .. }) if args.data_dir.is_none() => bail!(
+                "task `{}` has no pinned URL; pass --data-dir (a directory with `{}`)",
+                task.name,
+                path.display()
+            ),
             Err(e) => return Err(e.into()),
         }
     }
     if datasets.is_empty() {
         bail!(
-            "none of the requested LM tasks has its data under `{}`",
-            args.data_dir.display()
+            "none of the requested LM tasks has its data under {}",
+            args.data_dir.as_ref().map_or_else(
+                || "the cache (no --data-dir)".into(),
+                |d| format!("`{}`", d.display())
+            )
         );
     }
     let mut session =

@@ -393,3 +393,142 @@ fn hub_errors_exit_2_with_clear_messages() {
         stderr(&output)
     );
 }
+
+/// A repository with only PyTorch weights is exported with optimum once and the export is reused.
+/// Needs a Python with optimum-onnx and a local PyTorch seq2seq model directory, so it is opt-in:
+/// `EVALRUN_PYTHON=/path/to/venv/bin/python EVALRUN_EXPORT_MODEL=target/t5-tiny-torch
+/// cargo test -p evalrun-cli --test hub -- --ignored` (scripts/make_t5_fixtures.py leaves
+/// target/t5-tiny-torch behind).
+#[test]
+#[ignore]
+fn a_pytorch_only_repo_is_exported_once_with_optimum() {
+    let source =
+        PathBuf::from(std::env::var("EVALRUN_EXPORT_MODEL").expect("EVALRUN_EXPORT_MODEL"));
+    let source = if source.is_absolute() {
+        source
+    } else {
+        repo_root().join(source)
+    };
+    let mut repo = FakeRepo::new(RepoType::Model, "evalrun-test/t5-torch");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let lfs = name.ends_with(".safetensors") || name.ends_with(".model");
+        repo = repo.file(&name, std::fs::read(&path).unwrap(), lfs);
+    }
+    let server = HubServer::start(vec![repo]);
+    let cache = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = |predictions: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_evalrun"))
+            .args([
+                "superglue",
+                "--model",
+                "evalrun-test/t5-torch",
+                "--task",
+                "cb,copa",
+                "--bootstrap",
+                "0",
+            ])
+            .args([
+                "--data-dir",
+                path_str(&data_dir()),
+                "--predictions",
+                path_str(predictions),
+            ])
+            .current_dir(repo_root())
+            .env("HF_ENDPOINT", server.endpoint())
+            .env("HF_HUB_CACHE", cache.path())
+            .output()
+            .unwrap()
+    };
+    let first = out.path().join("a.jsonl");
+    let output = run(&first);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let exports: Vec<_> = std::fs::read_dir(
+        cache
+            .path()
+            .join("models--evalrun-test--t5-torch/evalrun-onnx"),
+    )
+    .unwrap()
+    .collect();
+    assert_eq!(exports.len(), 1);
+    // The committed fixture was exported from the same weights by the same optimum: same strings.
+    let reference = fixtures().join("reference/t5/generate.jsonl");
+    let want: std::collections::HashMap<(String, u64), serde_json::Value> = read_jsonl(&reference)
+        .into_iter()
+        .map(|l| {
+            (
+                (
+                    l["task"].as_str().unwrap().to_string(),
+                    l["id"].as_u64().unwrap(),
+                ),
+                l["output"].clone(),
+            )
+        })
+        .collect();
+    for l in read_jsonl(&first) {
+        let key = (
+            l["task"].as_str().unwrap().to_string(),
+            l["id"].as_u64().unwrap(),
+        );
+        assert_eq!(l["output"], want[&key], "{key:?}");
+    }
+    let second = out.path().join("b.jsonl");
+    let output = run(&second);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("exporting"),
+        "the export is cached"
+    );
+}
+
+/// LM tasks with a pinned original URL need no --data-dir: the file is kept content-addressed
+/// in the cache (here placed there beforehand, as `evalrun fetch lm` or a first online run
+/// leaves it) and used offline; a task without a URL says to pass --data-dir.
+#[test]
+fn lm_url_sources_are_content_addressed_in_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let sha = "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0";
+    let urls = cache.path().join(".evalrun-urls");
+    std::fs::create_dir_all(&urls).unwrap();
+    std::fs::copy(data_dir().join("lm/ptb/ptb.test.txt"), urls.join(sha)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let record = out.path().join("r.json");
+    let run = |task: &str| {
+        Command::new(env!("CARGO_BIN_EXE_evalrun"))
+            .args([
+                "lm",
+                "--model",
+                "tests/fixtures/models/gpt2-tiny",
+                "--task",
+                task,
+                "--output",
+            ])
+            .arg(&record)
+            .current_dir(repo_root())
+            .env_remove("EVALRUN_DATA_DIR")
+            .env("HF_HUB_CACHE", cache.path())
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap()
+    };
+    let output = run("ptb_gpt2");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let r = read_json(&record);
+    assert_eq!(r["results"]["ptb_gpt2"]["data"]["sha256"], sha);
+    let output = run("wikitext2");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--data-dir"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run("lambada_openai");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("lambada_test.jsonl") && stderr(&output).contains("offline"),
+        "{}",
+        stderr(&output)
+    );
+}

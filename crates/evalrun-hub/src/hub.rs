@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use crate::cache::RepoCache;
 use crate::config::HubConfig;
 use crate::error::{status_error, HubError, Target};
-use crate::repo::{is_commit_hash, is_lower_hex, validate_file_path, RepoId};
+use crate::repo::{is_commit_hash, is_lower_hex, validate_file_path, RepoId, RepoType};
 
 const MAX_REDIRECTS: usize = 10;
 const HEADER_REPO_COMMIT: &str = "x-repo-commit";
@@ -130,6 +130,60 @@ impl Hub {
     /// [`Hub::download`] for each path, in order; stops at the first error.
     pub fn download_many(&self, repo: &RepoId, paths: &[&str]) -> Result<Vec<PathBuf>, HubError> {
         paths.iter().map(|p| self.download(repo, p)).collect()
+    }
+
+    /// A file from its original URL, pinned by sha256 (datasets that live outside the Hub, such
+    /// as OpenAI's LAMBADA or Mikolov's PTB): kept as `<cache>/.evalrun-urls/<sha256>`,
+    /// downloaded like a blob (lock, `.incomplete`, `Range` resume, retries) and kept only when
+    /// its sha256 matches. Cached files need no request; offline, a missing one is an error.
+    pub fn download_url(&self, url: &str, sha256: &str) -> Result<PathBuf, HubError> {
+        let sha256 = sha256.to_ascii_lowercase();
+        let name = url.rsplit('/').next().unwrap_or("file").to_string();
+        let target = Target {
+            kind: RepoType::Dataset,
+            repo: url.to_string(),
+            revision: format!("sha256:{sha256}"),
+            file: Some(name),
+        };
+        if !is_lower_hex(&sha256, 64) {
+            return Err(HubError::BadResponse {
+                target: Box::new(target),
+                reason: "the pinned sha256 is not 64 hex digits".into(),
+            });
+        }
+        let dir = self.config.cache_dir.join(".evalrun-urls");
+        let blob = dir.join(&sha256);
+        if blob.is_file() {
+            return Ok(blob);
+        }
+        if self.config.offline {
+            return Err(HubError::Offline {
+                target: Box::new(target),
+                cache_dir: self.config.cache_dir.clone(),
+            });
+        }
+        let locks = dir.join(".locks");
+        fs::create_dir_all(&locks).map_err(|e| HubError::io(&locks, e))?;
+        let lock_path = locks.join(format!("{sha256}.lock"));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| HubError::io(&lock_path, e))?;
+        lock.lock().map_err(|e| HubError::io(&lock_path, e))?;
+        if !blob.is_file() {
+            let meta = FileMetadata {
+                commit: String::new(),
+                etag: sha256.clone(),
+                size: None,
+                location: url.to_string(),
+                location_is_endpoint: false,
+            };
+            let incomplete = dir.join(format!("{sha256}.incomplete"));
+            self.download_to(&dir, &incomplete, &blob, &meta, &target)?;
+        }
+        Ok(blob)
     }
 
     /// The cached snapshot path of `path`, if the revision's commit is known locally and the
@@ -351,9 +405,26 @@ impl Hub {
         meta: &FileMetadata,
         target: &Target,
     ) -> Result<(), HubError> {
-        let blobs = cache.blobs_dir();
-        fs::create_dir_all(&blobs).map_err(|e| HubError::io(&blobs, e))?;
-        let incomplete = cache.incomplete_path(&meta.etag);
+        self.download_to(
+            &cache.blobs_dir(),
+            &cache.incomplete_path(&meta.etag),
+            &cache.blob_path(&meta.etag),
+            meta,
+            target,
+        )
+    }
+
+    /// Downloads `meta.location` into `incomplete` (resuming), verifies, renames to `blob`.
+    fn download_to(
+        &self,
+        blobs: &Path,
+        incomplete: &Path,
+        blob: &Path,
+        meta: &FileMetadata,
+        target: &Target,
+    ) -> Result<(), HubError> {
+        fs::create_dir_all(blobs).map_err(|e| HubError::io(blobs, e))?;
+        let incomplete = incomplete.to_path_buf();
         tracing::info!(%target, size = ?meta.size, "downloading");
         let progress = self.progress_bar(meta.size, target.file.as_deref().unwrap_or(""));
 
@@ -385,8 +456,7 @@ impl Hub {
             let _ = fs::remove_file(&incomplete);
             return Err(e);
         }
-        let blob = cache.blob_path(&meta.etag);
-        fs::rename(&incomplete, &blob).map_err(|e| HubError::io(&blob, e))?;
+        fs::rename(&incomplete, blob).map_err(|e| HubError::io(blob, e))?;
         tracing::debug!(%target, blob = %blob.display(), "stored blob");
         Ok(())
     }

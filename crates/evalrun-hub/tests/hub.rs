@@ -716,3 +716,47 @@ fn a_cache_written_by_huggingface_hub_is_read_with_no_server() {
         vec!["config.json", "onnx/model.onnx"]
     );
 }
+
+/// Original-URL files pinned by sha256: downloaded once (resuming a dropped connection),
+/// refused on a wrong checksum, and named when missing offline.
+#[test]
+fn url_files_are_pinned_by_sha256() {
+    let text = weights(120_000, 7);
+    let server = HubServer::start(vec![FakeRepo::new(RepoType::Dataset, "org/plain").file(
+        "ptb.test.txt",
+        text.clone(),
+        false,
+    )]);
+    let url = format!(
+        "{}/datasets/org/plain/resolve/main/ptb.test.txt",
+        server.endpoint()
+    );
+    let sha = sha256_hex(&text);
+    let cache = tempfile::tempdir().unwrap();
+    let hub = hub(&server, cache.path());
+    server.inject("ptb.test.txt", Fault::DropAfter(50_000));
+    let path = hub.download_url(&url, &sha).unwrap();
+    assert_eq!(fs::read(&path).unwrap(), text);
+    assert!(
+        server.requests().iter().any(|r| r.range.is_some()),
+        "resumed with Range"
+    );
+    server.clear_requests();
+    assert_eq!(hub.download_url(&url, &sha).unwrap(), path);
+    assert!(server.requests().is_empty(), "cached: no request");
+
+    let wrong = "0".repeat(64);
+    let err = hub.download_url(&url, &wrong).unwrap_err();
+    assert!(matches!(err, HubError::Checksum { .. }), "{err}");
+    assert!(!cache.path().join(".evalrun-urls").join(&wrong).exists());
+    assert!(!cache
+        .path()
+        .join(".evalrun-urls")
+        .join(format!("{wrong}.incomplete"))
+        .exists());
+
+    let offline = Hub::new(config(&server.endpoint(), cache.path()).with_offline(true)).unwrap();
+    let err = offline.download_url(&url, &"1".repeat(64)).unwrap_err();
+    assert!(matches!(err, HubError::Offline { .. }), "{err}");
+    assert!(err.to_string().contains("ptb.test.txt"), "{err}");
+}

@@ -103,6 +103,17 @@ pub struct LmTaskSpec {
     /// Suite aliases that run this task (`gpt2-paper`: the ten columns of GPT-2's Table 3).
     #[serde(default)]
     pub suites: Vec<String>,
+    /// The original file's URL and sha256, downloaded when no `--data-dir` is given.
+    #[serde(default)]
+    pub url: Option<UrlSource>,
+}
+
+/// A file at its original location, pinned by content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlSource {
+    pub url: String,
+    pub sha256: String,
 }
 
 /// One document (or example) with its original text.
@@ -216,6 +227,11 @@ impl LmTaskSpec {
                 path: data_dir.join(&self.paths[0]),
             });
         };
+        self.load_file(path)
+    }
+
+    /// Reads the documents from `path` (a file in this task's format, e.g. its `url` download).
+    pub fn load_file(&self, path: PathBuf) -> Result<LmDataset, DataError> {
         let bytes = std::fs::read(&path).map_err(|source| DataError::Io {
             path: path.clone(),
             source,
@@ -426,6 +442,7 @@ mod tests {
             table_metric: "token_perplexity".into(),
             tail: Some(4),
             suites: Vec::new(),
+            url: None,
         };
         let docs = spec(LmReader::JsonlText, "lm/l.jsonl")
             .load(dir.path())
