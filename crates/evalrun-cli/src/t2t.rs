@@ -400,15 +400,27 @@ fn score(
     if labelled.is_empty() {
         return Ok((metrics, ci, sums));
     }
-    let n = labelled.len();
-    // One metric: its value on all labelled examples and its bootstrap interval.
-    let mut put = |name: &str, f: &dyn Fn(&[usize]) -> f64| {
-        let all: Vec<usize> = (0..n).collect();
-        let value = f(&all);
-        metrics.insert(name.to_string(), Some(value).filter(|v| v.is_finite()));
-        if let Some(interval) = bootstrap::bootstrap(n, spec, |idx| f(idx)) {
-            ci.insert(name.to_string(), interval);
+    // Bootstrap units: MultiRC resamples whole questions (T5 groups its exact match by
+    // question), every other task single examples.
+    let mut units: Vec<Vec<usize>> = Vec::new();
+    let mut unit_of_group: HashMap<u64, usize> = HashMap::new();
+    for (row, &i) in labelled.iter().enumerate() {
+        match examples[i].group {
+            Some(g) => {
+                let u = *unit_of_group.entry(g).or_insert_with(|| {
+                    units.push(Vec::new());
+                    units.len() - 1
+                });
+                units[u].push(row);
+            }
+            None => units.push(vec![row]),
         }
+    }
+    let mut put = Recorder {
+        metrics: &mut metrics,
+        ci: &mut ci,
+        units: &units,
+        spec,
     };
     let classes = task.labels.len();
     match &task.preprocess {
@@ -426,19 +438,19 @@ fn score(
             let pick = |idx: &[usize]| idx.iter().map(|&i| pairs[i]).collect::<Vec<_>>();
             for metric in &task.metrics {
                 match metric.as_str() {
-                    "accuracy" => put("accuracy", &|idx| t5m::accuracy(&pick(idx))),
-                    "mcc" => put("mcc", &|idx| t5m::mcc(&pick(idx), classes)),
-                    "f1" => put("f1", &|idx| t5m::f1_with_invalid(&pick(idx))),
-                    "macro_f1" => put("macro_f1", &|idx| t5m::macro_f1(&pick(idx), classes)),
+                    "accuracy" => put.rows("accuracy", &|idx| t5m::accuracy(&pick(idx))),
+                    "mcc" => put.rows("mcc", &|idx| t5m::mcc(&pick(idx), classes)),
+                    "f1" => put.rows("f1", &|idx| t5m::f1_with_invalid(&pick(idx))),
+                    "macro_f1" => put.rows("macro_f1", &|idx| t5m::macro_f1(&pick(idx), classes)),
                     "exact_match" => {
-                        let rows: Vec<(u64, usize, Option<usize>)> = labelled
-                            .iter()
-                            .zip(&pairs)
-                            .map(|(&i, &(g, p))| (examples[i].group.unwrap_or(i as u64), g, p))
-                            .collect();
-                        put("exact_match", &|idx| {
-                            // Resampled rows keep their question groups.
-                            let picked: Vec<_> = idx.iter().map(|&i| rows[i]).collect();
+                        let rows: Vec<(u64, usize, Option<usize>)> =
+                            pairs.iter().map(|&(g, p)| (0, g, p)).collect();
+                        put.grouped("exact_match", &|sel| {
+                            // A question drawn twice counts twice: its slot is the group.
+                            let picked: Vec<_> = sel
+                                .iter()
+                                .map(|&(slot, r)| (slot, rows[r].1, rows[r].2))
+                                .collect();
                             t5m::group_exact_match(&picked)
                         })
                     }
@@ -463,8 +475,8 @@ fn score(
                 }
                 s
             };
-            put("pearson", &|idx| scores(idx).pearson());
-            put("spearman", &|idx| scores(idx).spearman());
+            put.rows("pearson", &|idx| scores(idx).pearson());
+            put.rows("spearman", &|idx| scores(idx).spearman());
         }
         Preprocess::Squad => {
             let official: Vec<SquadScore> = labelled
@@ -484,10 +496,10 @@ fn score(
             let f1 = |s: &[SquadScore], idx: &[usize]| {
                 idx.iter().map(|&i| s[i].f1).sum::<f64>() / idx.len() as f64
             };
-            put("exact_match", &|idx| em(&official, idx));
-            put("f1", &|idx| f1(&official, idx));
-            put("t5_exact_match", &|idx| em(&padded, idx));
-            put("t5_f1", &|idx| f1(&padded, idx));
+            put.rows("exact_match", &|idx| em(&official, idx));
+            put.rows("f1", &|idx| f1(&official, idx));
+            put.rows("t5_exact_match", &|idx| em(&padded, idx));
+            put.rows("t5_f1", &|idx| f1(&padded, idx));
         }
         Preprocess::Translate { .. } => {
             let bleu = Bleu::new(BleuConfig::t5());
@@ -498,7 +510,7 @@ fn score(
             let total: BleuStats = stats.iter().sum();
             sums.insert("sys_len".into(), total.sys_len as f64);
             sums.insert("ref_len".into(), total.ref_len as f64);
-            put("bleu", &|idx| {
+            put.rows("bleu", &|idx| {
                 let s: BleuStats = idx.iter().map(|&i| &stats[i]).sum();
                 bleu.score_stats(&s).score / 100.0
             });
@@ -511,10 +523,48 @@ fn score(
             let mean = |f: &dyn Fn(&RougeScores) -> f64, idx: &[usize]| {
                 idx.iter().map(|&i| f(&scores[i])).sum::<f64>() / idx.len() as f64
             };
-            put("rouge1", &|idx| mean(&|s| s.rouge1.fmeasure, idx));
-            put("rouge2", &|idx| mean(&|s| s.rouge2.fmeasure, idx));
-            put("rougeLsum", &|idx| mean(&|s| s.rouge_lsum.fmeasure, idx));
+            put.rows("rouge1", &|idx| mean(&|s| s.rouge1.fmeasure, idx));
+            put.rows("rouge2", &|idx| mean(&|s| s.rouge2.fmeasure, idx));
+            put.rows("rougeLsum", &|idx| mean(&|s| s.rouge_lsum.fmeasure, idx));
         }
     }
     Ok((metrics, ci, sums))
+}
+
+/// A metric over drawn rows: (slot of the drawn unit, row index) pairs.
+type Statistic<'f> = &'f dyn Fn(&[(u64, usize)]) -> f64;
+
+/// Records metrics with their bootstrap intervals, resampling `units` (lists of row indices).
+struct Recorder<'a> {
+    metrics: &'a mut BTreeMap<String, Option<f64>>,
+    ci: &'a mut BTreeMap<String, Interval>,
+    units: &'a [Vec<usize>],
+    spec: BootstrapSpec,
+}
+
+impl Recorder<'_> {
+    /// `f` gets (slot of the drawn unit, row) pairs.
+    fn grouped(&mut self, name: &str, f: Statistic<'_>) {
+        let units = self.units;
+        let expand = |drawn: &[usize]| -> Vec<(u64, usize)> {
+            drawn
+                .iter()
+                .enumerate()
+                .flat_map(|(slot, &u)| units[u].iter().map(move |&r| (slot as u64, r)))
+                .collect()
+        };
+        let all: Vec<usize> = (0..units.len()).collect();
+        let value = f(&expand(&all));
+        self.metrics
+            .insert(name.to_string(), Some(value).filter(|v| v.is_finite()));
+        if let Some(interval) = bootstrap::bootstrap(units.len(), self.spec, |idx| f(&expand(idx)))
+        {
+            self.ci.insert(name.to_string(), interval);
+        }
+    }
+
+    /// `f` gets row indices.
+    fn rows(&mut self, name: &str, f: &dyn Fn(&[usize]) -> f64) {
+        self.grouped(name, &|sel| f(&sel.iter().map(|s| s.1).collect::<Vec<_>>()));
+    }
 }
