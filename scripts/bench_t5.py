@@ -37,7 +37,7 @@ undistorted pass. The table says how many passes each figure is the best of; res
 
 Usage (repository root, fixtures venv, `cargo build --release -p evalrun-cli` done, ORT set up by
 scripts/setup-ort.sh):
-  /work/fxvenv/bin/python scripts/bench_t5.py --threads 2 --examples 64 --max-new-tokens 32 --batch-size 16
+  python scripts/bench_t5.py --threads 2 --examples 64 --max-new-tokens 32 --batch-size 16
 """
 
 import argparse

@@ -16,12 +16,13 @@ References:
 Data: GLUE MRPC dev (sentence2 = hypothesis, sentence1 = reference), GLUE RTE dev and the
 SQuAD v1.1 dev set, plus programmatic perturbations and edge cases.
 
-Usage: /work/fxvenv/bin/python scripts/text_metric_cases.py [--out PATH] [--seed 20240607]
+Usage: python scripts/text_metric_cases.py [--out PATH] [--seed 20240607]
 """
 
 import argparse
 import collections
 import json
+import os
 import random
 import re
 import string
@@ -36,7 +37,7 @@ from sacrebleu.metrics.bleu import BLEU
 from rouge_score import rouge_scorer, tokenize as rouge_tokenize
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA = Path("/work/shared/data")
+DATA = Path(os.environ.get("EVALRUN_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 
 
 # --------------------------------------------------------------------------------------------

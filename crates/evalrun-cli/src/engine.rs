@@ -195,25 +195,7 @@ pub fn execute(settings: &Settings, runtime: &Runtime) -> anyhow::Result<Executi
     }
 
     let mut models: HashMap<PathBuf, LoadedModel> = HashMap::new();
-    let mut record = RunRecord {
-        evalrun: BuildInfo {
-            version: env!("CARGO_PKG_VERSION").into(),
-            git_commit: env!("EVALRUN_GIT_COMMIT").into(),
-        },
-        command: settings.command.to_string(),
-        runtime: RuntimeProvenance {
-            ort_version: runtime.version().to_string(),
-            ort_library: relative_to_cwd(runtime.library()),
-            execution_provider: runtime.execution_provider().to_string(),
-            device: settings.device.to_string(),
-            threads: settings.threads,
-            batch_size: settings.batch_size,
-        },
-        results: BTreeMap::new(),
-        skipped,
-        averages: BTreeMap::new(),
-        wall_seconds: 0.0,
-    };
+    let mut record = new_record(settings, runtime, skipped);
     let mut lines: Vec<PredictionLine> = Vec::new();
     let mut submissions: Vec<(PathBuf, String)> = Vec::new();
 
@@ -286,6 +268,33 @@ pub fn execute(settings: &Settings, runtime: &Runtime) -> anyhow::Result<Executi
         submissions,
         order,
     })
+}
+
+/// An empty record for one run: build, command and runtime provenance, and the skipped tasks.
+pub fn new_record(
+    settings: &Settings,
+    runtime: &Runtime,
+    skipped: BTreeMap<String, String>,
+) -> RunRecord {
+    RunRecord {
+        evalrun: BuildInfo {
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: env!("EVALRUN_GIT_COMMIT").into(),
+        },
+        command: settings.command.to_string(),
+        runtime: RuntimeProvenance {
+            ort_version: runtime.version().to_string(),
+            ort_library: relative_to_cwd(runtime.library()),
+            execution_provider: runtime.execution_provider().to_string(),
+            device: settings.device.to_string(),
+            threads: settings.threads,
+            batch_size: settings.batch_size,
+        },
+        results: BTreeMap::new(),
+        skipped,
+        averages: BTreeMap::new(),
+        wall_seconds: 0.0,
+    }
 }
 
 /// A path as shown in records: relative to the working directory when it lies below it, so

@@ -15,11 +15,7 @@ use evalrun_core::text::pyfloat::python_float;
 use evalrun_core::text::rouge::{score_t5, RougeScores};
 use evalrun_core::text::squad::SquadScore;
 use evalrun_core::PairedScores;
-use evalrun_report::record::BuildInfo;
-use evalrun_report::{
-    sha256_file, DataProvenance, ModelProvenance, PredictionLine, RunRecord, RuntimeProvenance,
-    TaskResult,
-};
+use evalrun_report::{sha256_file, DataProvenance, ModelProvenance, PredictionLine, TaskResult};
 use evalrun_runtime::{GenerateOptions, Runtime, Seq2SeqFiles, Seq2SeqLm};
 use evalrun_tasks::t2t::{self, Preprocess, T2tDataset, T2tExample, T2tGold, T2tTaskSpec};
 
@@ -173,25 +169,7 @@ pub fn execute(
             settings.data_origin()
         );
     }
-    let mut record = RunRecord {
-        evalrun: BuildInfo {
-            version: env!("CARGO_PKG_VERSION").into(),
-            git_commit: env!("EVALRUN_GIT_COMMIT").into(),
-        },
-        command: settings.command.to_string(),
-        runtime: RuntimeProvenance {
-            ort_version: runtime.version().to_string(),
-            ort_library: crate::engine::relative_to_cwd(runtime.library()),
-            execution_provider: runtime.execution_provider().to_string(),
-            device: settings.device.to_string(),
-            threads: settings.threads,
-            batch_size: settings.batch_size,
-        },
-        results: BTreeMap::new(),
-        skipped,
-        averages: BTreeMap::new(),
-        wall_seconds: 0.0,
-    };
+    let mut record = crate::engine::new_record(settings, runtime, skipped);
     let mut models: HashMap<PathBuf, (Seq2SeqLm, ModelProvenance)> = HashMap::new();
     let mut lines = Vec::new();
     for (task, dataset) in &datasets {

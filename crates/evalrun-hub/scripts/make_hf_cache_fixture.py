@@ -7,7 +7,7 @@ starts it with cargo, points HF_ENDPOINT at it, downloads the two files of
 The Rust test `a_cache_written_by_huggingface_hub_is_read_with_no_server` reads it with
 no server running.
 
-Usage (from anywhere): /work/fxvenv/bin/python crates/evalrun-hub/scripts/make_hf_cache_fixture.py
+Usage (from anywhere): python crates/evalrun-hub/scripts/make_hf_cache_fixture.py   (a venv with huggingface_hub 0.36.2, e.g. the fixtures venv)
 Needs huggingface_hub (tested with 0.36.2) and cargo.
 """
 
