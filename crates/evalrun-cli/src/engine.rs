@@ -171,28 +171,19 @@ pub fn execute(settings: &Settings, runtime: &Runtime) -> anyhow::Result<Executi
 
     let resolver = ModelResolver::new(settings.presets.as_deref(), settings.offline)?;
     // Data first: it is cheap, and a missing file should not cost a model load.
-    let mut datasets = Vec::new();
-    let mut skipped = BTreeMap::new();
-    for task in &tasks {
-        let split = settings
-            .split
-            .clone()
-            .unwrap_or_else(|| task.default_split.clone());
-        match load_data(task, &split, settings, &resolver) {
-            Ok(dataset) => datasets.push((*task, dataset)),
-            Err(error) if !explicit(task) && crate::sources::is_absent(&error) => {
-                tracing::warn!("skipping {}: {error:#}", task.name);
-                skipped.insert(task.name.clone(), crate::sources::absent_reason(&error));
-            }
-            Err(error) => return Err(error),
-        }
-    }
-    if datasets.is_empty() {
-        bail!(
-            "none of the requested tasks has its data in {}",
-            settings.data_origin()
-        );
-    }
+    let (datasets, skipped) = crate::sources::load_all(
+        &tasks,
+        |t: &TaskSpec| t.name.clone(),
+        explicit,
+        |task| {
+            let split = settings
+                .split
+                .clone()
+                .unwrap_or_else(|| task.default_split.clone());
+            load_data(task, &split, settings, &resolver)
+        },
+        &settings.data_origin(),
+    )?;
 
     let mut models: HashMap<PathBuf, LoadedModel> = HashMap::new();
     let mut record = new_record(settings, runtime, skipped);

@@ -52,3 +52,33 @@ pub fn absent_reason(error: &anyhow::Error) -> String {
         _ => error.to_string(),
     }
 }
+
+/// The loaded (task, data) pairs and the skipped tasks with their reasons.
+pub type Loaded<T, D> = (Vec<(T, D)>, std::collections::BTreeMap<String, String>);
+
+/// Loads every task's data before any model: a task whose data is absent is skipped with its
+/// reason unless it was named explicitly; any other failure, or nothing loaded, is an error.
+pub fn load_all<T: Copy, D>(
+    tasks: &[T],
+    name: impl Fn(T) -> String,
+    explicit: impl Fn(T) -> bool,
+    mut load: impl FnMut(T) -> anyhow::Result<D>,
+    origin: &str,
+) -> anyhow::Result<Loaded<T, D>> {
+    let mut datasets = Vec::new();
+    let mut skipped = std::collections::BTreeMap::new();
+    for &task in tasks {
+        match load(task) {
+            Ok(dataset) => datasets.push((task, dataset)),
+            Err(error) if !explicit(task) && is_absent(&error) => {
+                tracing::warn!("skipping {}: {error:#}", name(task));
+                skipped.insert(name(task), absent_reason(&error));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    if datasets.is_empty() {
+        anyhow::bail!("none of the requested tasks has its data in {origin}");
+    }
+    Ok((datasets, skipped))
+}

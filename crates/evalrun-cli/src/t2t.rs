@@ -142,33 +142,24 @@ pub fn execute(
             .any(|t| *t == task.name || Some(t.as_str()) == task.alias.as_deref() || t == "mnli")
     };
     let resolver = ModelResolver::new(settings.presets.as_deref(), settings.offline)?;
-    let mut datasets = Vec::new();
-    let mut skipped = BTreeMap::new();
-    for task in &tasks {
-        let split = settings
-            .split
-            .clone()
-            .unwrap_or_else(|| task.default_split.clone());
-        match load_data(task, &split, settings, &resolver) {
-            Ok(mut dataset) => {
-                if let Some(limit) = flags.limit {
-                    dataset.examples.truncate(limit);
-                }
-                datasets.push((task, dataset));
+    let tasks_ref: Vec<&T2tTaskSpec> = tasks.iter().collect();
+    let (datasets, skipped) = crate::sources::load_all(
+        &tasks_ref,
+        |t: &T2tTaskSpec| t.name.clone(),
+        explicit,
+        |task| {
+            let split = settings
+                .split
+                .clone()
+                .unwrap_or_else(|| task.default_split.clone());
+            let mut dataset = load_data(task, &split, settings, &resolver)?;
+            if let Some(limit) = flags.limit {
+                dataset.examples.truncate(limit);
             }
-            Err(error) if !explicit(task) && crate::sources::is_absent(&error) => {
-                tracing::warn!("skipping {}: {error:#}", task.name);
-                skipped.insert(task.name.clone(), crate::sources::absent_reason(&error));
-            }
-            Err(error) => return Err(error),
-        }
-    }
-    if datasets.is_empty() {
-        bail!(
-            "none of the requested tasks has its data in {}",
-            settings.data_origin()
-        );
-    }
+            Ok(dataset)
+        },
+        &settings.data_origin(),
+    )?;
     let mut record = crate::engine::new_record(settings, runtime, skipped);
     let mut models: HashMap<PathBuf, (Seq2SeqLm, ModelProvenance)> = HashMap::new();
     let mut lines = Vec::new();
