@@ -22,6 +22,24 @@ pub enum TaskError {
     },
 }
 
+/// Checks a task file's metric names against the ones its engine computes: each of `metrics`
+/// must be known, and `table_metric` must be one of them. The message is the `Invalid` one.
+pub(crate) fn check_metric_names(
+    metrics: &[String],
+    table_metric: &str,
+    known: &[&str],
+) -> Result<(), String> {
+    if let Some(m) = metrics.iter().find(|m| !known.contains(&m.as_str())) {
+        return Err(format!("unknown metric `{m}`; known: {}", known.join(", ")));
+    }
+    if !metrics.iter().any(|m| m == table_metric) {
+        return Err(format!(
+            "`table_metric` `{table_metric}` is not one of `metrics`"
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("data not present: task `{task}` expects its {split} file at `{path}` (set --data-dir or EVALRUN_DATA_DIR to a directory laid out like ../shared/data)")]
@@ -86,4 +104,27 @@ pub enum DataError {
         found: usize,
         expected: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_metric_names;
+
+    #[test]
+    fn metric_names_must_be_known_and_include_the_table_metric() {
+        let known = ["accuracy", "f1"];
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            check_metric_names(&names(&["f1", "accuracy"]), "f1", &known),
+            Ok(())
+        );
+        assert_eq!(
+            check_metric_names(&names(&["f1", "bleu"]), "f1", &known).unwrap_err(),
+            "unknown metric `bleu`; known: accuracy, f1"
+        );
+        assert_eq!(
+            check_metric_names(&names(&["accuracy"]), "f1", &known).unwrap_err(),
+            "`table_metric` `f1` is not one of `metrics`"
+        );
+    }
 }

@@ -158,22 +158,8 @@ pub fn parse(file: &str, text: &str) -> Result<LmTaskSpec, TaskError> {
         message,
     };
     let spec: LmTaskSpec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-    if let Some(m) = spec
-        .metrics
-        .iter()
-        .find(|m| !KNOWN_METRICS.contains(&m.as_str()))
-    {
-        return Err(invalid(format!(
-            "unknown metric `{m}`; known: {}",
-            KNOWN_METRICS.join(", ")
-        )));
-    }
-    if !spec.metrics.contains(&spec.table_metric) {
-        return Err(invalid(format!(
-            "`table_metric` `{}` is not one of `metrics`",
-            spec.table_metric
-        )));
-    }
+    crate::error::check_metric_names(&spec.metrics, &spec.table_metric, &KNOWN_METRICS)
+        .map_err(invalid)?;
     if matches!(spec.reader, LmReader::TailBytes | LmReader::TailChars) && spec.tail.is_none() {
         return Err(invalid("the tail readers need `tail`".into()));
     }

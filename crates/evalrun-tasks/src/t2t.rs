@@ -192,22 +192,8 @@ pub fn parse(file: &str, text: &str) -> Result<T2tTaskSpec, TaskError> {
         message,
     };
     let spec: T2tTaskSpec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-    if let Some(m) = spec
-        .metrics
-        .iter()
-        .find(|m| !KNOWN_METRICS.contains(&m.as_str()))
-    {
-        return Err(invalid(format!(
-            "unknown metric `{m}`; known: {}",
-            KNOWN_METRICS.join(", ")
-        )));
-    }
-    if !spec.metrics.contains(&spec.table_metric) {
-        return Err(invalid(format!(
-            "table_metric `{}` is not among the metrics",
-            spec.table_metric
-        )));
-    }
+    crate::error::check_metric_names(&spec.metrics, &spec.table_metric, KNOWN_METRICS)
+        .map_err(invalid)?;
     if !spec.splits.contains_key(&spec.default_split) {
         return Err(invalid(format!(
             "default_split `{}` has no [splits.{}] table",
