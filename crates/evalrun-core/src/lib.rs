@@ -9,8 +9,9 @@ pub mod bootstrap;
 pub mod example;
 pub mod lm;
 pub mod metrics;
+pub mod request;
 pub mod t5;
 pub mod text;
 
 pub use example::{Example, Gold, Prediction};
-pub use metrics::{ConfusionMatrix, Metric, PairedScores};
+pub use metrics::{ConfusionMatrix, Metric, PairedScores, Scale};

@@ -14,18 +14,69 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The metrics a task can report. Values are raw fractions/correlations, never ×100.
+/// Every metric evalrun reports, for every kind of task: one vocabulary. Values are raw
+/// (fractions, correlations, perplexities, bits), never ×100; [`Metric::scale`] says how tables
+/// print them and [`Metric::higher_is_better`] which way is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Metric {
     Accuracy,
     F1,
     Mcc,
     Pearson,
     Spearman,
+    MacroF1,
+    ExactMatch,
+    T5ExactMatch,
+    T5F1,
+    Bleu,
+    Rouge1,
+    Rouge2,
+    #[serde(rename = "rougeLsum")]
+    RougeLsum,
+    WordPerplexity,
+    BytePerplexity,
+    TokenPerplexity,
+    /// The strided guide's exact per-token perplexity beside its weighted one.
+    TokenPerplexityExact,
+    Perplexity,
+    BitsPerByte,
+    BitsPerCharacter,
+}
+
+/// How a table prints a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// A fraction or correlation, printed ×100 (as the papers print GLUE, SQuAD, BLEU).
+    Percent,
+    /// Perplexities and bits, printed as they are.
+    AsIs,
 }
 
 impl Metric {
+    pub const ALL: [Metric; 20] = [
+        Metric::Accuracy,
+        Metric::F1,
+        Metric::Mcc,
+        Metric::Pearson,
+        Metric::Spearman,
+        Metric::MacroF1,
+        Metric::ExactMatch,
+        Metric::T5ExactMatch,
+        Metric::T5F1,
+        Metric::Bleu,
+        Metric::Rouge1,
+        Metric::Rouge2,
+        Metric::RougeLsum,
+        Metric::WordPerplexity,
+        Metric::BytePerplexity,
+        Metric::TokenPerplexity,
+        Metric::TokenPerplexityExact,
+        Metric::Perplexity,
+        Metric::BitsPerByte,
+        Metric::BitsPerCharacter,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Metric::Accuracy => "accuracy",
@@ -33,7 +84,53 @@ impl Metric {
             Metric::Mcc => "mcc",
             Metric::Pearson => "pearson",
             Metric::Spearman => "spearman",
+            Metric::MacroF1 => "macro_f1",
+            Metric::ExactMatch => "exact_match",
+            Metric::T5ExactMatch => "t5_exact_match",
+            Metric::T5F1 => "t5_f1",
+            Metric::Bleu => "bleu",
+            Metric::Rouge1 => "rouge1",
+            Metric::Rouge2 => "rouge2",
+            Metric::RougeLsum => "rougeLsum",
+            Metric::WordPerplexity => "word_perplexity",
+            Metric::BytePerplexity => "byte_perplexity",
+            Metric::TokenPerplexity => "token_perplexity",
+            Metric::TokenPerplexityExact => "token_perplexity_exact",
+            Metric::Perplexity => "perplexity",
+            Metric::BitsPerByte => "bits_per_byte",
+            Metric::BitsPerCharacter => "bits_per_character",
         }
+    }
+
+    /// The metric of this name, if evalrun knows it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    pub fn scale(self) -> Scale {
+        if self.is_perplexity_or_bits() {
+            Scale::AsIs
+        } else {
+            Scale::Percent
+        }
+    }
+
+    /// Perplexities and bits are better low; everything else high.
+    pub fn higher_is_better(self) -> bool {
+        !self.is_perplexity_or_bits()
+    }
+
+    fn is_perplexity_or_bits(self) -> bool {
+        matches!(
+            self,
+            Metric::WordPerplexity
+                | Metric::BytePerplexity
+                | Metric::TokenPerplexity
+                | Metric::TokenPerplexityExact
+                | Metric::Perplexity
+                | Metric::BitsPerByte
+                | Metric::BitsPerCharacter
+        )
     }
 
     /// Whether the metric is computed from class predictions (as opposed to scores).
