@@ -20,7 +20,7 @@ use crate::model::{ModelConfig, ModelFiles};
 use crate::session::{ort_error, Runtime};
 
 /// The log-likelihood of one window's scored tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct WindowScore {
     /// Σ log p(target), natural log.
     pub loglikelihood: f64,
@@ -28,6 +28,8 @@ pub struct WindowScore {
     pub tokens: usize,
     /// Whether every target was the argmax (lm-eval's `is_greedy`).
     pub greedy: bool,
+    /// The argmax token at each scored position.
+    pub greedy_tokens: Vec<u32>,
 }
 
 /// An empty past tensor to feed: name, element type and shape with sequence length 0.
@@ -174,13 +176,14 @@ impl CausalLm {
     }
 
     /// Scores `windows` in batches of at most `max_rows` rows and `max_tokens` padded tokens,
-    /// longest first; results come back in input order.
+    /// longest first; results come back in input order. `progress` gets the indices of the
+    /// windows each batch finished.
     pub fn score(
         &mut self,
         windows: &[Window],
         max_rows: usize,
         max_tokens: usize,
-        progress: &mut dyn FnMut(usize),
+        progress: &mut dyn FnMut(&[usize]),
     ) -> Result<Vec<WindowScore>, RuntimeError> {
         let mut order: Vec<usize> = (0..windows.len()).collect();
         order.sort_by(|&a, &b| {
@@ -205,7 +208,7 @@ impl CausalLm {
             for (&i, score) in batch.iter().zip(scores) {
                 results[i] = score;
             }
-            progress(rows);
+            progress(batch);
             start += rows;
         }
         Ok(results)
@@ -288,14 +291,16 @@ impl CausalLm {
                     loglikelihood: 0.0,
                     tokens: 0,
                     greedy: true,
+                    greedy_tokens: Vec::with_capacity(w.targets().len()),
                 };
                 for (j, &target) in w.tokens.iter().enumerate().skip(w.first_target) {
                     // Token j is predicted at position j - 1.
                     let row = &logits[(r * width + j - 1) * vocab..(r * width + j) * vocab];
-                    let (logp, is_argmax) = log_softmax_at(row, target as usize);
+                    let (logp, argmax) = log_softmax_argmax(row, target as usize);
                     score.loglikelihood += logp;
                     score.tokens += 1;
-                    score.greedy &= is_argmax;
+                    score.greedy &= argmax == target as usize;
+                    score.greedy_tokens.push(argmax as u32);
                 }
                 score
             })
@@ -305,6 +310,12 @@ impl CausalLm {
 
 /// log softmax(row)[target] in f64, and whether `target` is the (first) argmax.
 pub fn log_softmax_at(row: &[f32], target: usize) -> (f64, bool) {
+    let (logp, best) = log_softmax_argmax(row, target);
+    (logp, best == target)
+}
+
+/// log softmax(row)[target] in f64, and the (first) argmax.
+pub fn log_softmax_argmax(row: &[f32], target: usize) -> (f64, usize) {
     let mut best = 0;
     for (i, &v) in row.iter().enumerate() {
         if v > row[best] {
@@ -314,10 +325,7 @@ pub fn log_softmax_at(row: &[f32], target: usize) -> (f64, bool) {
     // exp in f32 (each term exact to ~1e-7 relative), accumulated in f64.
     let max = row[best];
     let sum: f64 = row.iter().map(|&v| f64::from((v - max).exp())).sum();
-    (
-        f64::from(row[target]) - f64::from(max) - sum.ln(),
-        best == target,
-    )
+    (f64::from(row[target]) - f64::from(max) - sum.ln(), best)
 }
 
 #[cfg(test)]

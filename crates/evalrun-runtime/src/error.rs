@@ -48,6 +48,13 @@ pub enum RuntimeError {
         expected: &'static str,
         present: String,
     },
+    #[error("request {index}: {message}")]
+    BadRequest { index: usize, message: String },
+    #[error("a {model} does not answer `{request}` requests")]
+    Unsupported {
+        request: &'static str,
+        model: &'static str,
+    },
     #[error("ONNX Runtime failed while {context}: {message}")]
     Ort { context: String, message: String },
     #[error("model output `{name}` has shape {shape:?}, expected {expected}")]

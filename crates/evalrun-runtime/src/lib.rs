@@ -5,6 +5,7 @@
 //! dynamic padding, runs them, and hands back per-example outputs in input order. It knows
 //! nothing about tasks or metrics: callers give it texts and get logits or embeddings.
 
+pub mod backend;
 pub mod batch;
 pub mod causal;
 pub mod encode;
@@ -14,6 +15,7 @@ pub mod model;
 pub mod seq2seq;
 pub mod session;
 
+pub use backend::{BackendOptions, Family, OrtBackend};
 pub use causal::{CausalLm, WindowScore};
 pub use encode::{Encoded, TextEncoder};
 pub use error::RuntimeError;

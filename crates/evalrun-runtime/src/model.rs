@@ -81,6 +81,9 @@ pub struct ModelConfig {
     pub eos_token_id: Option<u32>,
     pub attention_heads: Option<usize>,
     pub hidden_size: Option<usize>,
+    /// `config.json` `architectures` (e.g. `GPT2LMHeadModel`).
+    pub architectures: Vec<String>,
+    pub model_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +106,10 @@ struct RawConfig {
     n_embd: Option<usize>,
     #[serde(default)]
     hidden_size: Option<usize>,
+    #[serde(default)]
+    architectures: Vec<String>,
+    #[serde(default)]
+    model_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -163,6 +170,8 @@ impl ModelConfig {
             config.eos_token_id = raw.eos_token_id;
             config.attention_heads = raw.n_head.or(raw.num_attention_heads);
             config.hidden_size = raw.n_embd.or(raw.hidden_size);
+            config.architectures = raw.architectures;
+            config.model_type = raw.model_type;
         }
         let dir = &files.dir;
         let sentence = dir.join("sentence_bert_config.json");
@@ -202,6 +211,24 @@ impl ModelConfig {
             }
         }
         Ok(config)
+    }
+
+    /// Whether `config.json` describes a decoder-only language model: its architecture is a
+    /// `…LMHeadModel`/`…ForCausalLM`, or (without `architectures`) its `model_type` is one.
+    pub fn is_causal_lm(&self) -> bool {
+        const CAUSAL_TYPES: [&str; 9] = [
+            "gpt2", "gpt_neo", "gptj", "gpt_neox", "llama", "mistral", "opt", "bloom", "qwen2",
+        ];
+        if !self.architectures.is_empty() {
+            return self
+                .architectures
+                .iter()
+                .any(|a| a.ends_with("LMHeadModel") || a.ends_with("ForCausalLM"));
+        }
+        self.model_type
+            .as_deref()
+            .is_some_and(|t| CAUSAL_TYPES.contains(&t))
+            && self.id2label.is_none()
     }
 
     /// Label names in index order, when `config.json` has them.

@@ -1,0 +1,510 @@
+//! ONNX Runtime as an [`evalrun_core::request::Backend`]: one type for the three export
+//! families (encoders with a head or an embedding, causal LMs, seq2seq), chosen from the
+//! model directory. It answers requests; it never knows which task asked.
+
+use std::path::Path;
+
+use evalrun_core::lm::{continuation_window, rolling_windows, strided_windows, Window};
+use evalrun_core::request::{
+    Backend, Continuation, Fingerprint, GenerationOptions, LoglikelihoodResponse, ModelInfo,
+    ModelKind, Progress, Request, RequestKind, Response, RollingResponse,
+};
+use sha2::{Digest, Sha256};
+
+use crate::causal::CausalLm;
+use crate::error::RuntimeError;
+use crate::model::{ModelConfig, ModelFiles};
+use crate::seq2seq::{GenerateOptions, Seq2SeqFiles, Seq2SeqLm};
+use crate::session::{Head, Model, Runtime};
+
+/// The export family of a model directory, decided from its files before any session opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `model.onnx` with a head or an embedding output.
+    Encoder,
+    CausalLm,
+    /// `encoder_model.onnx` + decoder graphs.
+    Seq2seq,
+}
+
+impl Family {
+    /// Seq2seq when the directory has `encoder_model.onnx`; a causal LM when `config.json`
+    /// says so (architecture `…LMHeadModel`/`…ForCausalLM`); an encoder otherwise.
+    pub fn detect(dir: &Path) -> Result<Self, RuntimeError> {
+        if Seq2SeqFiles::is_seq2seq(dir) {
+            return Ok(Family::Seq2seq);
+        }
+        let files = ModelFiles::locate(dir)?;
+        let config = ModelConfig::load(&files)?;
+        Ok(if config.is_causal_lm() {
+            Family::CausalLm
+        } else {
+            Family::Encoder
+        })
+    }
+}
+
+/// How a backend batches and windows; everything here can change an output.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackendOptions {
+    /// Encoders and seq2seq inputs: truncation length (default: the model's).
+    pub max_length: Option<usize>,
+    /// Rows per ONNX Runtime call.
+    pub batch_size: usize,
+    /// Causal LMs: window length (default: the model's positions).
+    pub context: Option<usize>,
+    /// Causal LMs: strided windows (the transformers guide) instead of lm-eval's disjoint ones.
+    pub stride: Option<usize>,
+    /// Causal LMs: padded tokens per call at most.
+    pub batch_tokens: usize,
+}
+
+/// One model directory opened on ONNX Runtime.
+pub struct OrtBackend {
+    model: Loaded,
+    info: ModelInfo,
+    options: BackendOptions,
+    device: String,
+    threads: usize,
+}
+
+enum Loaded {
+    Encoder(Model),
+    Causal { lm: CausalLm, context: usize },
+    Seq2seq(Seq2SeqLm),
+}
+
+fn sha256_file(path: &Path) -> Result<String, RuntimeError> {
+    let bytes = std::fs::read(path).map_err(|e| RuntimeError::BadConfig {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+fn graph(path: &Path) -> Result<(String, String), RuntimeError> {
+    Ok((path.display().to_string(), sha256_file(path)?))
+}
+
+impl OrtBackend {
+    /// Opens `dir` as its [`Family`] says.
+    pub fn open(
+        runtime: &Runtime,
+        dir: &Path,
+        options: BackendOptions,
+    ) -> Result<Self, RuntimeError> {
+        let device = runtime.options().device.to_string();
+        let threads = runtime.options().threads;
+        let (model, info) = match Family::detect(dir)? {
+            Family::Encoder => {
+                let model = Model::load(runtime, dir, options.max_length)?;
+                let (kind, num_labels, scoring) = match model.head() {
+                    Head::Logits { num_labels } => {
+                        (ModelKind::Classifier, Some(num_labels), "logits")
+                    }
+                    Head::SentenceEmbedding | Head::TokenStates => {
+                        (ModelKind::Embedding, None, "embedding cosine")
+                    }
+                };
+                let info = ModelInfo {
+                    kind,
+                    num_labels,
+                    label_names: model.config().label_names(),
+                    max_length: model.max_length(),
+                    scoring: scoring.into(),
+                    output: model.head().output().into(),
+                    windows: None,
+                    graphs: vec![graph(&model.files().onnx)?],
+                    tokenizer_sha256: sha256_file(&model.files().tokenizer)?,
+                };
+                (Loaded::Encoder(model), info)
+            }
+            Family::CausalLm => {
+                let lm = CausalLm::load(runtime, dir)?;
+                let context =
+                    match options.context.or(lm.context()) {
+                        Some(c) if c >= 1 => c,
+                        Some(_) => return Err(RuntimeError::BadConfig {
+                            path: dir.join("config.json"),
+                            message:
+                                "the window length (`--context` or n_positions) must be at least 1"
+                                    .into(),
+                        }),
+                        None => {
+                            return Err(RuntimeError::BadConfig {
+                                path: dir.join("config.json"),
+                                message: "no `n_positions`; pass `--context N`".into(),
+                            })
+                        }
+                    };
+                let windows = match options.stride {
+                    Some(s) => {
+                        format!("transformers perplexity guide: max_length {context}, stride {s}")
+                    }
+                    None => format!(
+                        "lm-eval disjoint rolling windows: max_length {context}, end-of-text prefix"
+                    ),
+                };
+                let info = ModelInfo {
+                    kind: ModelKind::CausalLm,
+                    num_labels: None,
+                    label_names: None,
+                    max_length: context,
+                    scoring: if lm.has_past() {
+                        "causal lm (with-past export, empty past)".into()
+                    } else {
+                        "causal lm".into()
+                    },
+                    output: "logits".into(),
+                    windows: Some(windows),
+                    graphs: vec![graph(&lm.files().onnx)?],
+                    tokenizer_sha256: sha256_file(&lm.files().tokenizer)?,
+                };
+                (Loaded::Causal { lm, context }, info)
+            }
+            Family::Seq2seq => {
+                let model = Seq2SeqLm::load(runtime, dir, options.max_length.unwrap_or(512))?;
+                let files = model.files();
+                let mut graphs = vec![graph(&files.encoder)?];
+                for path in [&files.merged, &files.decoder, &files.decoder_with_past]
+                    .into_iter()
+                    .flatten()
+                {
+                    graphs.push(graph(path)?);
+                }
+                let info = ModelInfo {
+                    kind: ModelKind::Seq2seq,
+                    num_labels: None,
+                    label_names: None,
+                    max_length: model.max_input_tokens(),
+                    scoring: "seq2seq".into(),
+                    output: "logits".into(),
+                    windows: None,
+                    graphs,
+                    tokenizer_sha256: sha256_file(&files.tokenizer)?,
+                };
+                (Loaded::Seq2seq(model), info)
+            }
+        };
+        Ok(Self {
+            model,
+            info,
+            options,
+            device,
+            threads,
+        })
+    }
+
+    /// Whether a seq2seq export has decoder graphs for the key/value cache.
+    pub fn has_cache(&self) -> bool {
+        match &self.model {
+            Loaded::Seq2seq(m) => m.has_cache(),
+            _ => false,
+        }
+    }
+
+    fn rolling_windows(&self, lm: &CausalLm, context: usize, tokens: &[u32]) -> Vec<Window> {
+        match self.options.stride {
+            Some(s) => strided_windows(tokens, context, s),
+            None => rolling_windows(tokens, lm.eot(), context),
+        }
+    }
+}
+
+fn bad_request(index: usize, message: impl Into<String>) -> RuntimeError {
+    RuntimeError::BadRequest {
+        index,
+        message: message.into(),
+    }
+}
+
+fn unsupported(kind: RequestKind, model: ModelKind) -> RuntimeError {
+    RuntimeError::Unsupported {
+        request: kind.name(),
+        model: model.name(),
+    }
+}
+
+impl Backend for OrtBackend {
+    type Error = RuntimeError;
+
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
+        let mut f = Fingerprint::new();
+        for (path, sha) in &self.info.graphs {
+            f.insert(format!("graph:{path}"), sha.clone());
+        }
+        f.insert("tokenizer".into(), self.info.tokenizer_sha256.clone());
+        f.insert("kind".into(), self.info.kind.name().into());
+        f.insert("max_length".into(), self.info.max_length.to_string());
+        if let Some(w) = &self.info.windows {
+            f.insert("windows".into(), w.clone());
+        }
+        f.insert("batch_size".into(), self.options.batch_size.to_string());
+        f.insert("batch_tokens".into(), self.options.batch_tokens.to_string());
+        f.insert("device".into(), self.device.clone());
+        f.insert("threads".into(), self.threads.to_string());
+        f
+    }
+
+    fn run(
+        &mut self,
+        kind: RequestKind,
+        requests: &[Request],
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<Response>, RuntimeError> {
+        if !self.info.kind.supports(kind) {
+            return Err(unsupported(kind, self.info.kind));
+        }
+        if let Some(i) = requests.iter().position(|r| r.kind() != kind) {
+            return Err(bad_request(i, format!("not a `{kind}` request")));
+        }
+        let batch_size = self.options.batch_size;
+        let batch_tokens = self.options.batch_tokens;
+        match (&mut self.model, kind) {
+            (Loaded::Encoder(model), RequestKind::Classify) => {
+                let inputs: Vec<(&str, Option<&str>)> = requests
+                    .iter()
+                    .map(|r| match r {
+                        Request::Classify { text_a, text_b } => {
+                            (text_a.as_str(), text_b.as_deref())
+                        }
+                        _ => unreachable!("checked above"),
+                    })
+                    .collect();
+                progress.set_total(inputs.len() as u64, "examples");
+                let logits =
+                    model.classify(&inputs, batch_size, &mut |n| progress.advance(n as u64))?;
+                Ok(logits
+                    .into_iter()
+                    .map(|logits| Response::Logits { logits })
+                    .collect())
+            }
+            (Loaded::Encoder(model), RequestKind::Embed) => {
+                let texts: Vec<&str> = requests
+                    .iter()
+                    .map(|r| match r {
+                        Request::Embed { text } => text.as_str(),
+                        _ => unreachable!("checked above"),
+                    })
+                    .collect();
+                progress.set_total(texts.len() as u64, "texts");
+                let embeddings =
+                    model.embed(&texts, batch_size, &mut |n| progress.advance(n as u64))?;
+                Ok(embeddings
+                    .into_iter()
+                    .map(|embedding| Response::Embedding { embedding })
+                    .collect())
+            }
+            (Loaded::Causal { .. }, RequestKind::Rolling) => self.rolling(requests, progress),
+            (Loaded::Causal { lm, context }, RequestKind::Loglikelihood) => {
+                let context = *context;
+                let mut windows = Vec::with_capacity(requests.len());
+                for (i, request) in requests.iter().enumerate() {
+                    let Request::Loglikelihood {
+                        context: text,
+                        continuation,
+                    } = request
+                    else {
+                        unreachable!("checked above")
+                    };
+                    let encoder = lm.encoder();
+                    let window = match continuation {
+                        Continuation::Text(c) => {
+                            let (c, k) = encoder.encode_pair(text, c)?;
+                            if k.is_empty() {
+                                return Err(bad_request(i, "the continuation has no tokens"));
+                            }
+                            continuation_window(&c, &k, context)
+                        }
+                        Continuation::LastToken => {
+                            let tokens = encoder.encode_plain(text)?;
+                            if tokens.len() < 2 {
+                                return Err(bad_request(i, "fewer than two tokens"));
+                            }
+                            let (c, k) = tokens.split_at(tokens.len() - 1);
+                            continuation_window(c, k, context)
+                        }
+                    };
+                    windows.push(window);
+                }
+                progress.set_total(windows.len() as u64, "requests");
+                let scores = lm.score(
+                    &windows,
+                    batch_size,
+                    batch_tokens.max(context),
+                    &mut |batch| progress.advance(batch.len() as u64),
+                )?;
+                scores
+                    .into_iter()
+                    .map(|s| {
+                        Ok(Response::Loglikelihood(LoglikelihoodResponse {
+                            greedy_text: Some(lm.encoder().decode(&s.greedy_tokens, false)?),
+                            loglikelihood: s.loglikelihood,
+                            tokens: s.tokens,
+                            greedy: Some(s.greedy),
+                        }))
+                    })
+                    .collect()
+            }
+            (Loaded::Seq2seq(model), RequestKind::Generate) => {
+                let mut options: Option<GenerationOptions> = None;
+                let mut texts = Vec::with_capacity(requests.len());
+                for (i, request) in requests.iter().enumerate() {
+                    let Request::Generate { input, options: o } = request else {
+                        unreachable!("checked above")
+                    };
+                    if options.is_some_and(|first| first != *o) {
+                        return Err(bad_request(
+                            i,
+                            "generate requests of one call share their options",
+                        ));
+                    }
+                    options = Some(*o);
+                    texts.push(input.as_str());
+                }
+                let Some(o) = options else {
+                    return Ok(Vec::new());
+                };
+                if o.use_cache && !model.has_cache() {
+                    tracing::info!("the export has no decoder cache graph; decoding without it");
+                }
+                let ids = model.tokenize(&texts)?;
+                progress.set_total(ids.len() as u64, "examples");
+                let generated = model.generate(
+                    &ids,
+                    &GenerateOptions {
+                        max_new_tokens: o.max_new_tokens,
+                        batch_size,
+                        use_cache: o.use_cache,
+                        beams: o.beams,
+                        length_penalty: o.length_penalty,
+                    },
+                    &mut |n| progress.advance(n as u64),
+                )?;
+                generated
+                    .iter()
+                    .map(|g| {
+                        Ok(Response::Generated {
+                            text: model.decode(g)?,
+                            tokens: g.len(),
+                        })
+                    })
+                    .collect()
+            }
+            (Loaded::Seq2seq(model), RequestKind::Loglikelihood) => {
+                // Requests that share a context are scored in one call, as T5's
+                // rank_classification scores every label of one input together.
+                let mut responses = Vec::with_capacity(requests.len());
+                let contexts = requests.chunk_by(|a, b| match (a, b) {
+                    (
+                        Request::Loglikelihood { context: x, .. },
+                        Request::Loglikelihood { context: y, .. },
+                    ) => x == y,
+                    _ => false,
+                });
+                progress.set_total(requests.len() as u64, "requests");
+                let mut start = 0;
+                for group in contexts {
+                    let mut continuations = Vec::with_capacity(group.len());
+                    let mut context = "";
+                    for (offset, request) in group.iter().enumerate() {
+                        let Request::Loglikelihood {
+                            context: c,
+                            continuation,
+                        } = request
+                        else {
+                            unreachable!("checked above")
+                        };
+                        context = c;
+                        match continuation {
+                            Continuation::Text(t) => continuations.push(t.as_str()),
+                            Continuation::LastToken => {
+                                return Err(bad_request(
+                                    start + offset,
+                                    "a seq2seq model scores a continuation text, not a last token",
+                                ))
+                            }
+                        }
+                    }
+                    let input = model.tokenize(&[context])?.remove(0);
+                    let options = model.tokenize(&continuations)?;
+                    let scores = model.score_options(&input, &options)?;
+                    for (score, option) in scores.into_iter().zip(&options) {
+                        responses.push(Response::Loglikelihood(LoglikelihoodResponse {
+                            loglikelihood: score,
+                            tokens: option.len(),
+                            greedy: None,
+                            greedy_text: None,
+                        }));
+                    }
+                    progress.advance(group.len() as u64);
+                    start += group.len();
+                }
+                Ok(responses)
+            }
+            (_, kind) => Err(unsupported(kind, self.info.kind)),
+        }
+    }
+}
+
+impl OrtBackend {
+    fn rolling(
+        &mut self,
+        requests: &[Request],
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<Response>, RuntimeError> {
+        let Loaded::Causal { lm, context } = &self.model else {
+            unreachable!("rolling requests go to causal LMs")
+        };
+        let context = *context;
+        let mut windows: Vec<Window> = Vec::new();
+        let mut owner: Vec<usize> = Vec::new();
+        let mut text_tokens = Vec::with_capacity(requests.len());
+        for (i, request) in requests.iter().enumerate() {
+            let Request::Rolling { text } = request else {
+                unreachable!("checked by run")
+            };
+            let tokens = lm.encoder().encode_plain(text)?;
+            let w = self.rolling_windows(lm, context, &tokens);
+            text_tokens.push(tokens.len());
+            owner.extend(std::iter::repeat_n(i, w.len()));
+            windows.extend(w);
+        }
+        let total: usize = windows.iter().map(|w| w.targets().len()).sum();
+        progress.set_total(total as u64, "tokens");
+        let Loaded::Causal { lm, .. } = &mut self.model else {
+            unreachable!("matched above")
+        };
+        let scores = lm.score(
+            &windows,
+            self.options.batch_size,
+            self.options.batch_tokens.max(context),
+            &mut |batch| {
+                let tokens: usize = batch.iter().map(|&w| windows[w].targets().len()).sum();
+                progress.advance(tokens as u64);
+            },
+        )?;
+        let mut responses: Vec<RollingResponse> = text_tokens
+            .into_iter()
+            .map(|n| RollingResponse {
+                loglikelihood: 0.0,
+                tokens: 0,
+                greedy: true,
+                text_tokens: n,
+                windows: Vec::new(),
+            })
+            .collect();
+        for (score, &i) in scores.iter().zip(&owner) {
+            let r = &mut responses[i];
+            r.loglikelihood += score.loglikelihood;
+            r.tokens += score.tokens;
+            r.greedy &= score.greedy;
+            r.windows.push((score.loglikelihood, score.tokens));
+        }
+        Ok(responses.into_iter().map(Response::Rolling).collect())
+    }
+}
