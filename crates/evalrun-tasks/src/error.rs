@@ -7,8 +7,13 @@ use std::path::PathBuf;
 pub enum TaskError {
     #[error("task file `{file}` is not valid: {message}")]
     Invalid { file: String, message: String },
-    #[error("unknown task `{name}`; known tasks: {known}")]
-    Unknown { name: String, known: String },
+    #[error("unknown task `{name}`{scope}; known tasks: {known}")]
+    Unknown {
+        name: String,
+        /// Where it was looked for, e.g. ` (LM tasks) in suite `gpt2-paper``.
+        scope: String,
+        known: String,
+    },
     #[error("task `{name}` is defined twice (`{first}` and `{second}`)")]
     Duplicate {
         name: String,

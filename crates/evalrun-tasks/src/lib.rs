@@ -5,6 +5,7 @@
 //! This crate turns a task and a data directory into [`evalrun_core::Example`]s. It never
 //! touches a model: scoring a request belongs to the runtime, and metrics to `evalrun-core`.
 
+pub mod catalog;
 pub mod data;
 pub mod error;
 pub mod lm;
@@ -14,9 +15,9 @@ pub mod registry;
 pub mod spec;
 pub mod t2t;
 
+pub use catalog::{Catalog, Task, TaskKind};
 pub use data::{load_split, Dataset};
 pub use error::{DataError, TaskError};
-pub use registry::TaskRegistry;
 pub use spec::{LabelSpec, SplitSpec, TaskSpec};
 
 mod embedded {

@@ -82,6 +82,9 @@ pub enum WordCount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LmTaskSpec {
+    /// The task file's kind (`head`, `lm`, `text_to_text`): which request section follows.
+    #[serde(default)]
+    pub kind: Option<crate::catalog::TaskKind>,
     pub name: String,
     pub version: u32,
     pub description: String,
@@ -414,6 +417,7 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("lm/x.txt"), " one two \n\n three \n").unwrap();
         let spec = |reader, path: &str| LmTaskSpec {
+            kind: None,
             name: "t".into(),
             version: 1,
             description: String::new(),

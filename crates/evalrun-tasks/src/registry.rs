@@ -1,6 +1,6 @@
-//! The set of known tasks: the embedded `tasks/**/*.toml` plus any directory the user adds.
+//! Head task files (`kind = "head"`): parsing and validation, GLUE's column order, and the
+//! directory walk the [`crate::Catalog`] uses.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use evalrun_core::Metric;
@@ -8,132 +8,33 @@ use evalrun_core::Metric;
 use crate::error::TaskError;
 use crate::spec::{LabelSpec, TaskSpec};
 
-#[derive(Debug, Clone, Default)]
-pub struct TaskRegistry {
-    tasks: BTreeMap<String, (String, TaskSpec)>,
-}
-
-impl TaskRegistry {
-    /// The task files compiled into this build.
-    pub fn embedded() -> Result<Self, TaskError> {
-        let mut registry = Self::default();
-        // Language-model tasks have their own schema (crate::lm).
-        for (file, text) in crate::EMBEDDED_TASKS
-            .iter()
-            .filter(|(f, _)| !f.starts_with("lm/") && !f.starts_with("t5/"))
-        {
-            registry.insert(format!("tasks/{file}"), parse(file, text)?, false)?;
-        }
-        Ok(registry)
-    }
-
-    /// Adds every `*.toml` below `dir`; a task of the same name replaces the embedded one.
-    pub fn add_dir(&mut self, dir: &Path) -> Result<(), TaskError> {
-        let mut files = Vec::new();
-        collect_toml(dir, &mut files)?;
-        files.sort();
-        for file in files {
-            let text = std::fs::read_to_string(&file).map_err(|source| TaskError::Io {
-                path: file.clone(),
-                source,
-            })?;
-            let label = file.display().to_string();
-            let spec = parse(&label, &text)?;
-            self.insert(label, spec, true)?;
-        }
-        Ok(())
-    }
-
-    fn insert(
-        &mut self,
-        file: String,
-        spec: TaskSpec,
-        replace_embedded: bool,
-    ) -> Result<(), TaskError> {
-        if let Some((first, _)) = self.tasks.get(&spec.name) {
-            let from_embedded = first.starts_with("tasks/");
-            if !(replace_embedded && from_embedded) {
-                return Err(TaskError::Duplicate {
-                    name: spec.name.clone(),
-                    first: first.clone(),
-                    second: file,
-                });
-            }
-            tracing::info!(task = %spec.name, %file, "task file replaces the embedded definition");
-        }
-        self.tasks.insert(spec.name.clone(), (file, spec));
-        Ok(())
-    }
-
-    pub fn get(&self, name: &str) -> Option<&TaskSpec> {
-        self.tasks.get(name).map(|(_, spec)| spec)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &TaskSpec> {
-        self.tasks.values().map(|(_, spec)| spec)
-    }
-
-    /// Expands a `--task` list: `all` (every task of `suite`), a task name, or a group name
-    /// (`mnli`). Order follows the suite's canonical order, duplicates removed.
-    pub fn resolve(
-        &self,
-        suite: Option<&str>,
-        names: &[String],
-    ) -> Result<Vec<&TaskSpec>, TaskError> {
-        let mut chosen: Vec<&TaskSpec> = Vec::new();
-        for name in names {
-            let name = name.trim();
-            let matched: Vec<&TaskSpec> = if name == "all" {
-                self.iter()
-                    .filter(|t| suite.is_none_or(|s| t.suite == s))
-                    .collect()
-            } else if let Some(task) = self.get(name) {
-                vec![task]
-            } else {
-                self.iter()
-                    .filter(|t| t.group.as_deref() == Some(name))
-                    .collect()
-            };
-            if matched.is_empty() {
-                let known: Vec<&str> = self.iter().map(|t| t.name.as_str()).collect();
-                return Err(TaskError::Unknown {
-                    name: name.to_string(),
-                    known: known.join(", "),
-                });
-            }
-            for task in matched {
-                if !chosen.iter().any(|c| c.name == task.name) {
-                    chosen.push(task);
-                }
-            }
-        }
-        chosen.sort_by_key(|t| canonical_rank(&t.name));
-        Ok(chosen)
-    }
-}
+/// GLUE's columns in the order papers print them.
+pub(crate) const GLUE_ORDER: [&str; 11] = [
+    "cola",
+    "sst2",
+    "mrpc",
+    "stsb",
+    "qqp",
+    "mnli_matched",
+    "mnli_mismatched",
+    "qnli",
+    "rte",
+    "wnli",
+    "ax",
+];
 
 /// GLUE's conventional column order; other tasks follow, alphabetically.
-fn canonical_rank(name: &str) -> (usize, String) {
-    const ORDER: [&str; 11] = [
-        "cola",
-        "sst2",
-        "mrpc",
-        "stsb",
-        "qqp",
-        "mnli_matched",
-        "mnli_mismatched",
-        "qnli",
-        "rte",
-        "wnli",
-        "ax",
-    ];
+pub(crate) fn canonical_rank(name: &str) -> (usize, String) {
     (
-        ORDER.iter().position(|n| *n == name).unwrap_or(ORDER.len()),
+        GLUE_ORDER
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or(GLUE_ORDER.len()),
         name.to_string(),
     )
 }
 
-fn collect_toml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), TaskError> {
+pub(crate) fn collect_toml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), TaskError> {
     let entries = std::fs::read_dir(dir).map_err(|source| TaskError::Io {
         path: dir.to_path_buf(),
         source,
@@ -163,6 +64,18 @@ pub fn parse(file: &str, text: &str) -> Result<TaskSpec, TaskError> {
     let spec: TaskSpec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
     if spec.metrics.is_empty() {
         return Err(invalid("`metrics` is empty".into()));
+    }
+    const HEAD_METRICS: [Metric; 5] = [
+        Metric::Accuracy,
+        Metric::F1,
+        Metric::Mcc,
+        Metric::Pearson,
+        Metric::Spearman,
+    ];
+    if let Some(m) = spec.metrics.iter().find(|m| !HEAD_METRICS.contains(m)) {
+        return Err(invalid(format!(
+            "metric `{m}` does not apply to a head task (accuracy, f1, mcc, pearson, spearman)"
+        )));
     }
     if !spec.metrics.contains(&spec.table_metric) {
         return Err(invalid(format!(
@@ -227,50 +140,6 @@ pub fn parse(file: &str, text: &str) -> Result<TaskSpec, TaskError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn embedded_tasks_parse_and_glue_all_is_complete() {
-        let registry = TaskRegistry::embedded().unwrap();
-        let all: Vec<&str> = registry
-            .resolve(Some("glue"), &["all".into()])
-            .unwrap()
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
-        assert_eq!(
-            all,
-            [
-                "cola",
-                "sst2",
-                "mrpc",
-                "stsb",
-                "qqp",
-                "mnli_matched",
-                "mnli_mismatched",
-                "qnli",
-                "rte",
-                "wnli",
-                "ax"
-            ]
-        );
-    }
-
-    #[test]
-    fn group_names_expand_and_unknown_names_fail() {
-        let registry = TaskRegistry::embedded().unwrap();
-        let mnli: Vec<&str> = registry
-            .resolve(None, &["mnli".into()])
-            .unwrap()
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
-        assert_eq!(mnli, ["mnli_matched", "mnli_mismatched"]);
-        let err = registry
-            .resolve(None, &["nope".into()])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("unknown task `nope`"), "{err}");
-    }
 
     #[test]
     fn invalid_files_are_rejected_with_the_reason() {

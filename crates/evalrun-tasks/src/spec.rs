@@ -35,6 +35,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
+    /// The task file's kind (`head`, `lm`, `text_to_text`): which request section follows.
+    #[serde(default)]
+    pub kind: Option<crate::catalog::TaskKind>,
     /// Result key, e.g. `mnli_matched`.
     pub name: String,
     pub version: u32,

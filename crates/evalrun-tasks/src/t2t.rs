@@ -38,6 +38,9 @@ use crate::error::{DataError, TaskError};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct T2tTaskSpec {
+    /// The task file's kind (`head`, `lm`, `text_to_text`): which request section follows.
+    #[serde(default)]
+    pub kind: Option<crate::catalog::TaskKind>,
     pub name: String,
     pub version: u32,
     /// `glue`, `superglue`, or a standalone suite (`squad`, `wmt`, `cnndm`).
@@ -163,6 +166,7 @@ pub struct T2tExample {
     pub padded_answers: Vec<String>,
 }
 
+#[derive(Debug, Clone)]
 pub struct T2tDataset {
     pub split: String,
     pub path: PathBuf,
