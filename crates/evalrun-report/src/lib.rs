@@ -14,6 +14,7 @@ pub mod render;
 pub mod write;
 
 pub use record::{
-    DataProvenance, ModelProvenance, PredictionLine, RunRecord, RuntimeProvenance, TaskResult,
+    DataProvenance, GraphHash, ModelProvenance, PredictionLine, RunConfig, RunRecord,
+    RuntimeProvenance, TaskResult,
 };
 pub use write::{sha256_file, write_atomic, ReportError};

@@ -1,19 +1,77 @@
-//! The markdown table printed on stdout (scores ×100, as the papers print them).
+//! The one markdown table printed on stdout, for every kind of task: a caption naming the
+//! model, one row per task (its metrics joined with `/`), skipped tasks, the averages, and the
+//! legend below. One convention: fractions and correlations ×100, perplexities and bits as
+//! they are (as the papers print them).
 
 use std::fmt::Write as _;
 
+use evalrun_core::{Metric, Scale};
+
 use crate::record::RunRecord;
 
-fn percent(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".to_string(), |v| format!("{:.2}", v * 100.0))
+/// A metric's value as tables print it.
+pub fn format_value(metric: &str, value: Option<f64>) -> String {
+    let Some(v) = value else {
+        return "n/a".to_string();
+    };
+    match Metric::from_name(metric) {
+        Some(m) if m.scale() == Scale::AsIs => {
+            if metric.starts_with("bits") {
+                format!("{v:.3}")
+            } else {
+                format!("{v:.2}")
+            }
+        }
+        _ => format!("{:.2}", v * 100.0),
+    }
 }
 
-/// One row per task (its metrics joined with `/`), then skipped tasks, then the averages.
+/// Half a bootstrap interval, on the metric's scale.
+fn format_half_width(metric: &str, low: f64, high: f64) -> String {
+    let half = (high - low) / 2.0;
+    match Metric::from_name(metric) {
+        Some(m) if m.scale() == Scale::AsIs => {
+            if metric.starts_with("bits") {
+                format!("{half:.3}")
+            } else {
+                format!("{half:.2}")
+            }
+        }
+        _ => format!("{:.2}", half * 100.0),
+    }
+}
+
+/// The caption line: the model as typed, its kind and the command; a `--limit` warning.
+fn caption(record: &RunRecord) -> Option<String> {
+    let config = record.config.as_ref()?;
+    let mut line = format!(
+        "Model: `{}`{} — `evalrun {}`",
+        config.model,
+        if config.model_kind.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", config.model_kind)
+        },
+        record.command
+    );
+    if let Some(limit) = config.limit {
+        let _ = write!(
+            line,
+            "; `--limit {limit}`: the first {limit} examples of each task, not comparable to published scores"
+        );
+    }
+    Some(line)
+}
+
+/// One row per task, then skipped tasks, then the averages; the legend follows the table.
 pub fn render(record: &RunRecord, order: &[String]) -> String {
     let mut out = String::new();
-    out.push_str(
-        "| Task | Split | n | Metric | Score (×100) | Scoring |\n|---|---|---:|---|---:|---|\n",
-    );
+    if let Some(line) = caption(record) {
+        out.push_str(&line);
+        out.push_str("\n\n");
+    }
+    out.push_str("| Task | Split | n | Metric | Score | Scoring |\n|---|---|---:|---|---:|---|\n");
+    let mut as_is = false;
     for task in order {
         if let Some(r) = record.results.get(task) {
             let (metric, score) = if r.metrics.is_empty() {
@@ -27,13 +85,16 @@ pub fn render(record: &RunRecord, order: &[String]) -> String {
                         .map(String::as_str)
                         .filter(|n| *n != r.table_metric),
                 );
+                as_is |= ordered
+                    .iter()
+                    .any(|m| Metric::from_name(m).is_some_and(|m| m.scale() == Scale::AsIs));
                 let values: Vec<String> = ordered
                     .iter()
                     .map(|m| {
-                        let value = percent(r.metrics.get(*m).copied().flatten());
+                        let value = format_value(m, r.metrics.get(*m).copied().flatten());
                         match r.ci.get(*m) {
                             Some(ci) => {
-                                format!("{value} ± {:.2}", (ci.high - ci.low) / 2.0 * 100.0)
+                                format!("{value} ± {}", format_half_width(m, ci.low, ci.high))
                             }
                             None => value,
                         }
@@ -41,10 +102,16 @@ pub fn render(record: &RunRecord, order: &[String]) -> String {
                     .collect();
                 (ordered.join(" / "), values.join(" / "))
             };
+            let scoring = match &r.windows {
+                Some(w) => format!("{}; {w}", r.model.scoring),
+                None => r.model.scoring.clone(),
+            };
             let _ = writeln!(
                 out,
                 "| {task} | {} | {} | {metric} | {score} | {} |",
-                r.split, r.n, r.model.scoring
+                r.split,
+                r.n,
+                scoring.replace('|', "\\|")
             );
         } else if let Some(reason) = record.skipped.get(task) {
             let _ = writeln!(
@@ -53,9 +120,6 @@ pub fn render(record: &RunRecord, order: &[String]) -> String {
                 reason.replace('|', "\\|")
             );
         }
-    }
-    if record.results.values().any(|r| !r.ci.is_empty()) {
-        out.push_str("| | | | | ± = half the 95% bootstrap interval | |\n");
     }
     for (key, label) in [
         ("bert_table", "BERT-table average"),
@@ -75,5 +139,15 @@ pub fn render(record: &RunRecord, order: &[String]) -> String {
             );
         }
     }
+    out.push('\n');
+    out.push_str(if as_is {
+        "Scores: fractions and correlations ×100; perplexities and bits as they are (lower is better)."
+    } else {
+        "Scores: fractions and correlations ×100."
+    });
+    if record.results.values().any(|r| !r.ci.is_empty()) {
+        out.push_str(" ± = half the 95% bootstrap interval.");
+    }
+    out.push('\n');
     out
 }

@@ -13,6 +13,9 @@ pub struct RunRecord {
     /// evalrun's version and the git commit it was built from.
     pub evalrun: BuildInfo,
     pub command: String,
+    /// How the run was configured (absent in records written before the one engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<RunConfig>,
     pub runtime: RuntimeProvenance,
     /// Per-task results, keyed by task name.
     pub results: BTreeMap<String, TaskResult>,
@@ -22,6 +25,38 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub averages: BTreeMap<String, AverageRecord>,
     pub wall_seconds: f64,
+}
+
+/// The run's configuration: everything needed to run it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// UTC, RFC 3339 (`2026-12-02T03:04:05Z`).
+    pub started: String,
+    pub finished: String,
+    /// The command line as given (arguments after the program name).
+    pub command_line: Vec<String>,
+    /// `--model` as typed.
+    pub model: String,
+    /// What it resolved to, per model task (`{task}`; `` for one model): a local path, or
+    /// `org/name@commit (preset …)`.
+    pub model_resolved: BTreeMap<String, String>,
+    /// The kind of model and so of every task: `classifier`, `embedding model`, `causal LM`, …
+    pub model_kind: String,
+    pub tasks: Vec<String>,
+    /// `--data-dir`, or `null` for Hub / pinned-URL sources.
+    pub data_dir: Option<String>,
+    pub split: Option<String>,
+    /// `--limit`: the first N evaluation units of each task; scores are then not comparable to
+    /// published ones.
+    pub limit: Option<usize>,
+    pub batch_size: usize,
+    /// `--max-length` as given (each task's `model.max_length` is what was used).
+    pub max_length: Option<usize>,
+    pub bootstrap_resamples: usize,
+    pub seed: u64,
+    /// Decoding and window settings that were given (text-to-text, causal LM).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,7 +87,17 @@ pub struct TaskResult {
     pub model: ModelProvenance,
     pub data: DataProvenance,
     pub wall_seconds: f64,
+    /// Evaluation units (examples, documents) per second.
     pub examples_per_second: f64,
+    /// Scored or generated tokens per second (LM and text-to-text tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_second: Option<f64>,
+    /// Units in the data before `--limit` (`n` is what was evaluated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_original: Option<usize>,
+    /// Per metric: whether a higher value is better (perplexities and bits: no).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub higher_is_better: BTreeMap<String, bool>,
     /// 95% bootstrap intervals of the metrics, resampling examples.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ci: BTreeMap<String, Interval>,
@@ -82,6 +127,15 @@ pub struct ModelProvenance {
     /// Where the model came from when not a local directory: `org/name@commit (preset …)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Every graph the model uses (a seq2seq model: encoder and decoders), with its sha256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub graphs: Vec<GraphHash>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphHash {
+    pub path: String,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -198,4 +252,56 @@ pub struct PredictionLine {
     /// Text-to-text: T5's target string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// Heads: the text (pair) as read from the file, before tokenization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_a: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_b: Option<String>,
+    /// LM: the context and the scored continuation of a loglikelihood request (for rolling
+    /// requests the context is the whole scored text and there is no continuation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuation: Option<String>,
+    /// LM: Σ log p of the continuation (or the text), natural log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loglikelihood: Option<f64>,
+    /// LM: scored tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<usize>,
+    /// LM: whether every scored token was the argmax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greedy: Option<bool>,
+    /// LM: the argmax tokens at the scored positions, decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greedy_continuation: Option<String>,
+}
+
+impl PredictionLine {
+    /// A line with the fields every kind has; the kind's own fields start empty.
+    pub fn new(
+        task: &str,
+        id: usize,
+        label: serde_json::Value,
+        prediction: serde_json::Value,
+    ) -> Self {
+        Self {
+            task: task.to_string(),
+            id,
+            label,
+            prediction,
+            logits: Vec::new(),
+            input: None,
+            output: None,
+            target: None,
+            text_a: None,
+            text_b: None,
+            context: None,
+            continuation: None,
+            loglikelihood: None,
+            tokens: None,
+            greedy: None,
+            greedy_continuation: None,
+        }
+    }
 }

@@ -25,6 +25,7 @@ fn result(metrics: &[(&str, f64)], table_metric: &str, n: usize, scoring: &str) 
             max_length: 512,
             label_mapping: None,
             source: None,
+            graphs: Vec::new(),
         },
         data: DataProvenance {
             path: "d".into(),
@@ -34,6 +35,9 @@ fn result(metrics: &[(&str, f64)], table_metric: &str, n: usize, scoring: &str) 
         },
         wall_seconds: 1.0,
         examples_per_second: 1.0,
+        tokens_per_second: None,
+        n_original: None,
+        higher_is_better: BTreeMap::new(),
         ci: BTreeMap::new(),
         bootstrap: None,
         sums: BTreeMap::new(),
@@ -72,6 +76,7 @@ fn table_matches_golden_file() {
             git_commit: "x".into(),
         },
         command: "glue".into(),
+        config: None,
         runtime: RuntimeProvenance {
             ort_version: "1.31.1".into(),
             ort_library: "lib".into(),
@@ -103,5 +108,95 @@ fn table_matches_golden_file() {
             - (0.521 + (0.889 + 0.84) / 2.0 + (0.86 + 0.858) / 2.0) / 3.0)
             .abs()
             < 1e-12
+    );
+}
+
+#[test]
+fn lm_rows_keep_perplexities_and_bits_as_they_are_under_a_model_caption() {
+    let mut wikitext = result(
+        &[
+            ("word_perplexity", 37.5),
+            ("bits_per_byte", 1.0123),
+            ("token_perplexity", 25.0),
+        ],
+        "word_perplexity",
+        62,
+        "causal lm",
+    );
+    wikitext.windows = Some("lm-eval disjoint rolling windows: max_length 1024".into());
+    wikitext.ci.insert(
+        "word_perplexity".into(),
+        evalrun_core::bootstrap::Interval {
+            low: 36.5,
+            high: 38.5,
+            std_error: 0.5,
+        },
+    );
+    let lambada = result(
+        &[("accuracy", 0.3256), ("perplexity", 40.06)],
+        "accuracy",
+        5153,
+        "causal lm",
+    );
+    let mut results = BTreeMap::new();
+    results.insert("wikitext2".to_string(), wikitext);
+    results.insert("lambada_openai".to_string(), lambada);
+    let record = RunRecord {
+        evalrun: BuildInfo {
+            version: "0".into(),
+            git_commit: "x".into(),
+        },
+        command: "lm".into(),
+        config: Some(evalrun_report::RunConfig {
+            started: "2026-12-02T00:00:00Z".into(),
+            finished: "2026-12-02T00:01:00Z".into(),
+            command_line: vec!["lm".into()],
+            model: "gpt2".into(),
+            model_resolved: BTreeMap::new(),
+            model_kind: "causal LM".into(),
+            tasks: vec!["wikitext2".into(), "lambada_openai".into()],
+            data_dir: None,
+            split: None,
+            limit: Some(20),
+            batch_size: 8,
+            max_length: None,
+            bootstrap_resamples: 1000,
+            seed: 1234,
+            options: BTreeMap::new(),
+        }),
+        runtime: RuntimeProvenance {
+            ort_version: "1.31.1".into(),
+            ort_library: "lib".into(),
+            execution_provider: "CPUExecutionProvider".into(),
+            device: "cpu".into(),
+            threads: 2,
+            batch_size: 8,
+        },
+        results,
+        skipped: BTreeMap::new(),
+        averages: BTreeMap::new(),
+        wall_seconds: 1.0,
+    };
+    let table = evalrun_report::markdown::render(
+        &record,
+        &["wikitext2".to_string(), "lambada_openai".to_string()],
+    );
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("Model: `gpt2` (causal LM) — `evalrun lm`; `--limit 20`"),
+        "{table}"
+    );
+    assert!(table.contains("| wikitext2 | dev | 62 | word_perplexity / bits_per_byte / token_perplexity | 37.50 ± 1.00 / 1.012 / 25.00 | causal lm; lm-eval disjoint rolling windows: max_length 1024 |"), "{table}");
+    assert!(
+        table.contains(
+            "| lambada_openai | dev | 5153 | accuracy / perplexity | 32.56 / 40.06 | causal lm |"
+        ),
+        "{table}"
+    );
+    assert!(
+        lines.last().unwrap().starts_with(
+            "Scores: fractions and correlations ×100; perplexities and bits as they are"
+        ),
+        "{table}"
     );
 }
