@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use evalrun_runtime::batch::{pad, plan};
 use evalrun_runtime::{Device, Model, Runtime, RuntimeOptions, TextEncoder};
-use evalrun_tasks::{load_split, TaskRegistry};
+use evalrun_tasks::{load_split, Catalog, Task};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -26,8 +26,11 @@ fn data_dir() -> PathBuf {
 }
 
 fn examples(task: &str) -> Vec<(String, Option<String>)> {
-    let registry = TaskRegistry::embedded().unwrap();
-    let dataset = load_split(registry.get(task).unwrap(), "dev", &data_dir()).unwrap();
+    let catalog = Catalog::embedded().unwrap();
+    let Some(Task::Head(spec)) = catalog.get(&format!("glue/{task}")) else {
+        panic!("head task `{task}`")
+    };
+    let dataset = load_split(spec, "dev", &data_dir()).unwrap();
     dataset
         .examples
         .into_iter()

@@ -11,7 +11,6 @@ use evalrun_report::check::{self, Rule, Spread, ToleranceFile, DEFAULT_RULE};
 use evalrun_report::compare::{compare, LabelledRun};
 use evalrun_report::{diff, reference, render, write_atomic, PredictionLine, RunRecord};
 
-use crate::settings::Settings;
 use crate::RunArgs;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -307,12 +306,16 @@ pub fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
         let Some(repeat) = args.repeat.filter(|n| *n >= 2) else {
             bail!("`evalrun calibrate` needs `--from RECORD...` or `--repeat N` (N ≥ 2) with the run's flags");
         };
-        let settings = Settings::resolve("calibrate", None, args.run)?;
-        let runtime = crate::engine::runtime(&settings)?;
+        // Any kind of run: the same engine as `evalrun run`.
+        let settings = crate::settings::resolve("calibrate", None, args.run, None)?;
+        let runtime = crate::settings::runtime(&settings)?;
         let mut records = Vec::with_capacity(repeat);
         for i in 0..repeat {
             tracing::info!("calibration run {} of {repeat}", i + 1);
-            records.push(crate::engine::execute(&settings, &runtime)?.record);
+            records.push(
+                evalrun_engine::evaluate(&settings, &runtime, &crate::progress::Bars::new())?
+                    .record,
+            );
         }
         Spread {
             method: "runs".into(),
@@ -324,4 +327,30 @@ pub fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     write_atomic(&args.spread, json.as_bytes())?;
     println!("{json}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `evalrun tasks`: every task file of every kind, one table.
+pub fn list_tasks(tasks_dir: Option<&Path>) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let catalog = evalrun_engine::catalog(tasks_dir)?;
+    let mut out = String::from(
+        "| Task | Kind | Key | Suites | Version | Metrics | Description |\n|---|---|---|---|---:|---|---|\n",
+    );
+    for entry in catalog.entries() {
+        let task = &entry.task;
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} | {} | {} | {} |",
+            task.name(),
+            task.kind().name(),
+            entry.key,
+            task.suites().join(", "),
+            task.version(),
+            task.metric_names().join(", "),
+            task.description().replace('|', "\\|")
+        );
+    }
+    out.push_str("\nKinds: `head` runs on encoder exports (classification heads, sentence embeddings), `lm` on causal LMs, `text_to_text` on seq2seq (T5) exports; `evalrun run --model M --task NAME` picks the task of the model's kind.\n");
+    print!("{out}");
+    Ok(())
 }

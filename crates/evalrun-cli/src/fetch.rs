@@ -1,15 +1,14 @@
 //! `evalrun fetch SUITE --model M`: download everything a run would need (each task's model and,
-//! without `--data-dir`, its Hub data) so that a machine prepared once runs with
+//! without `--data-dir`, its Hub data or pinned URL) so that a machine prepared once runs with
 //! `HF_HUB_OFFLINE=1`. `evalrun export`: a Hub repository → a local ONNX directory.
 
 use std::fmt::Write as _;
 
 use anyhow::bail;
 use clap::Args;
+use evalrun_engine::presets::ModelKind;
+use evalrun_engine::resolve::ModelResolver;
 
-use crate::presets::ModelKind;
-use crate::resolve::ModelResolver;
-use crate::settings::Settings;
 use crate::RunArgs;
 
 #[derive(Args, Debug)]
@@ -35,69 +34,24 @@ pub struct ExportArgs {
     pub presets: Option<std::path::PathBuf>,
 }
 
-/// (task, model task, Hub data as (dataset, path)).
-type Wanted = (String, String, Option<(String, String)>);
-
 pub fn fetch(args: FetchArgs) -> anyhow::Result<()> {
-    let suite: Option<&'static str> = match args.suite.as_str() {
-        "glue" => Some("glue"),
-        "superglue" => Some("superglue"),
-        "run" | "lm" => None,
+    let (command, suite): (&'static str, Option<&'static str>) = match args.suite.as_str() {
+        "glue" => ("glue", Some("glue")),
+        "superglue" => ("superglue", Some("superglue")),
+        "run" => ("run", None),
+        "lm" => ("lm", None),
         other => bail!("`evalrun fetch {other}`: expected glue, superglue, run or lm"),
     };
-    let lm = args.suite == "lm";
-    let mut run = args.run;
-    if lm && run.data_dir.is_none() {
-        // LM data comes from --data-dir only; fetch prepares the model.
-        run.data_dir = Some(".".into());
-    }
-    let settings = Settings::resolve("fetch", suite, run)?;
-    let resolver = ModelResolver::new(settings.presets.as_deref(), settings.offline)?;
+    let settings = crate::settings::resolve(command, suite, args.run, None)?;
     let mut out = String::from("| Task | Model | Data |\n|---|---|---|\n");
-    let mut wanted: Vec<Wanted> = Vec::new();
-    if lm {
-        for task in &settings.tasks {
-            wanted.push((task.clone(), String::new(), None));
-        }
-    } else if crate::t2t::is_seq2seq(&settings)? || suite == Some("superglue") {
-        for task in crate::t2t::resolve(settings.suite, &settings.tasks)? {
-            let split = settings.split.clone().unwrap_or(task.default_split.clone());
-            let data = task
-                .hub
-                .get(&split)
-                .map(|h| (h.dataset.clone(), h.path.clone()));
-            wanted.push((task.name.clone(), task.name.clone(), data));
-        }
-    } else {
-        let mut registry = evalrun_tasks::TaskRegistry::embedded()?;
-        if let Some(dir) = &settings.tasks_dir {
-            registry.add_dir(dir)?;
-        }
-        for task in registry.resolve(settings.suite, &settings.tasks)? {
-            let split = settings.split.clone().unwrap_or(task.default_split.clone());
-            let data = task
-                .splits
-                .get(&split)
-                .and_then(|s| s.hub.as_ref())
-                .map(|h| (h.dataset.clone(), h.path.clone()));
-            wanted.push((task.name.clone(), task.model_task().to_string(), data));
-        }
-    }
-    for (task, model_task, data) in wanted {
-        let model = resolver.resolve(&settings.model, &model_task)?;
-        let data = match (&settings.data_dir, data) {
-            (Some(_), _) => "--data-dir".to_string(),
-            (None, Some((dataset, path))) => {
-                let local = resolver.dataset_file(&dataset, &path)?;
-                format!("{dataset}/{path} → `{}`", local.display())
-            }
-            (None, None) => "no Hub source (needs --data-dir)".to_string(),
-        };
+    for f in evalrun_engine::fetch::fetch(&settings)? {
         let _ = writeln!(
             out,
-            "| {task} | {} → `{}` | {data} |",
-            model.origin,
-            model.dir.display()
+            "| {} | {} → `{}` | {} |",
+            f.task,
+            f.model_origin,
+            f.model_dir.display(),
+            f.data
         );
     }
     print!("{out}");

@@ -1,20 +1,14 @@
 //! `evalrun`: re-measure published model-card results on ONNX Runtime.
 //!
-//! This binary is the only place that knows every crate: it resolves flags into
-//! [`settings::Settings`] once, hands them to the [`engine`], prints the markdown table on
-//! stdout and writes the record files. Errors exit with code 2 (1 is reserved for the
-//! regression gate's "outside tolerance").
+//! This binary holds flags, settings and rendering only: it resolves flags into
+//! [`evalrun_engine::Settings`] once ([`settings`]), hands them to the engine, draws progress on
+//! stderr ([`progress`]), prints the markdown table on stdout and has the engine write the record
+//! files. Errors exit with code 2 (1 is reserved for the regression gate's "outside tolerance").
 
 mod commands;
-mod engine;
 mod fetch;
-mod lm;
-mod perplexity;
-mod presets;
-mod resolve;
+mod progress;
 mod settings;
-mod sources;
-mod t2t;
 
 use std::process::ExitCode;
 
@@ -24,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "evalrun",
     version,
-    about = "Re-measure published model-card results (GLUE, STS) on ONNX Runtime"
+    about = "Re-measure published model-card results (GLUE, SuperGLUE, STS, GPT-2 LM, T5) on ONNX Runtime"
 )]
 struct Cli {
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
@@ -39,7 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run any tasks: `evalrun run --model M --task stsb,stsbenchmark`.
+    /// Run any tasks of the model's kind: `evalrun run --model M --task stsb,stsbenchmark`
+    /// (encoders), `--task wikitext2,lambada_openai` (causal LMs), `--task squad_v1` (T5).
     Run(RunArgs),
     /// The GLUE suite (default `--task all`): cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax.
     /// A classification export is scored by its head; a seq2seq (T5) export as text-to-text.
@@ -60,10 +55,11 @@ enum Command {
     Check(commands::CheckArgs),
     /// Measure run-to-run spread (repeated runs, or one run's bootstrap) for tolerances.
     Calibrate(commands::CalibrateArgs),
-    /// Causal-LM tasks: wikitext2, ptb_gpt2, lambada_openai, … (see `evalrun tasks`).
-    Lm(lm::LmArgs),
-    /// Token, word and byte perplexity of a text file under a causal LM.
-    Perplexity(perplexity::PerplexityArgs),
+    /// Causal-LM tasks (default `--task all`): wikitext2, ptb_gpt2, lambada_openai, … or the
+    /// `gpt2-paper` suite (see `evalrun tasks`).
+    Lm(RunArgs),
+    /// Token, word and byte perplexity of a text file under a causal LM (an ad-hoc rolling task).
+    Perplexity(PerplexityArgs),
     /// List the known tasks.
     Tasks {
         /// Also load task files from this directory.
@@ -98,8 +94,9 @@ pub struct RunArgs {
     /// Where `--split test` writes the GLUE server files (CoLA.tsv, ..., AX.tsv).
     #[arg(long)]
     submission_dir: Option<std::path::PathBuf>,
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
+    /// Rows per ONNX Runtime call (default: 8 for causal LMs, 32 otherwise).
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Truncation length (default: min(512, max_position_embeddings), or sentence-transformers' max_seq_length).
     #[arg(long)]
     max_length: Option<usize>,
@@ -142,45 +139,56 @@ pub struct RunArgs {
     /// instead of generating.
     #[arg(long)]
     rank_classification: bool,
-    /// Evaluate only the first N examples of each task.
+    /// Evaluate only the first N examples (documents for rolling LM tasks) of each task. The
+    /// record says so; the scores are not comparable to published ones.
     #[arg(long)]
     limit: Option<usize>,
+    /// Causal LM: window length in tokens (default: the model's n_positions).
+    #[arg(long)]
+    context: Option<usize>,
+    /// Causal LM: strided windows as in the transformers perplexity guide (max_length =
+    /// context) instead of lm-eval's disjoint rolling windows.
+    #[arg(long)]
+    stride: Option<usize>,
+    /// Causal LM: at most this many padded tokens per call (bounds batch × tokens × vocab logits).
+    #[arg(long, default_value_t = 2048)]
+    batch_tokens: usize,
 }
 
-impl RunArgs {
-    fn decode_flags(&self) -> t2t::DecodeFlags {
-        t2t::DecodeFlags {
-            max_new_tokens: self.max_new_tokens,
-            beams: self.beams,
-            length_penalty: self.length_penalty,
-            no_kv_cache: self.no_kv_cache,
-            rank_classification: self.rank_classification,
-            limit: self.limit,
-        }
-    }
+#[derive(Args, Debug, Clone)]
+pub struct PerplexityArgs {
+    /// The text file, scored as one text.
+    #[arg(long)]
+    file: std::path::PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
-/// Heads for classification exports, text-to-text for seq2seq exports.
-fn dispatch(
-    command: &'static str,
-    suite: Option<&'static str>,
-    args: RunArgs,
+/// Flags → settings → engine → table on stdout and files.
+fn run(command: &'static str, suite: Option<&'static str>, args: RunArgs) -> anyhow::Result<()> {
+    let outputs = settings::Outputs::of(&args);
+    let settings = settings::resolve(command, suite, args, None)?;
+    evaluate(&settings, &outputs)
+}
+
+fn evaluate(
+    settings: &evalrun_engine::Settings,
+    outputs: &settings::Outputs,
 ) -> anyhow::Result<()> {
-    let flags = args.decode_flags();
-    let settings = settings::Settings::resolve(command, suite, args)?;
-    if t2t::is_seq2seq(&settings)? {
-        return t2t::run(settings, flags);
-    }
-    if suite == Some("superglue") {
-        anyhow::bail!(
-            "`evalrun superglue` runs T5 text-to-text tasks; `{}` is not a seq2seq export (no encoder_model.onnx)",
-            settings.model
-        );
-    }
-    if flags.limit.is_some() {
-        anyhow::bail!("`--limit` applies to text-to-text runs only");
-    }
-    engine::run(settings)
+    let runtime = settings::runtime(settings)?;
+    let evaluation = evalrun_engine::evaluate(settings, &runtime, &progress::Bars::new())?;
+    evaluation.write(outputs.predictions.as_deref(), outputs.output.as_deref())?;
+    print!(
+        "{}",
+        evalrun_report::markdown::render(&evaluation.record, &evaluation.order)
+    );
+    Ok(())
+}
+
+fn perplexity(args: PerplexityArgs) -> anyhow::Result<()> {
+    let outputs = settings::Outputs::of(&args.run);
+    let settings = settings::resolve("perplexity", None, args.run, Some(args.file))?;
+    evaluate(&settings, &outputs)
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -203,20 +211,21 @@ fn init_logging(verbose: u8, quiet: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
+    progress::set_quiet(cli.quiet);
     let ok = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Run(args) => ok(dispatch("run", None, args)),
-        Command::Glue(args) => ok(dispatch("glue", Some("glue"), args)),
-        Command::Superglue(args) => ok(dispatch("superglue", Some("superglue"), args)),
+        Command::Run(args) => ok(run("run", None, args)),
+        Command::Glue(args) => ok(run("glue", Some("glue"), args)),
+        Command::Superglue(args) => ok(run("superglue", Some("superglue"), args)),
         Command::Fetch(args) => ok(fetch::fetch(args)),
         Command::Export(args) => ok(fetch::export(args)),
         Command::Report(args) => commands::report(args),
         Command::Diff(args) => commands::diff(args),
         Command::Check(args) => commands::check(args),
         Command::Calibrate(args) => commands::calibrate(args),
-        Command::Perplexity(args) => perplexity::perplexity(args),
-        Command::Lm(args) => lm::run(args),
-        Command::Tasks { tasks_dir } => ok(engine::list_tasks(tasks_dir.as_deref())),
+        Command::Perplexity(args) => ok(perplexity(args)),
+        Command::Lm(args) => ok(run("lm", None, args)),
+        Command::Tasks { tasks_dir } => ok(commands::list_tasks(tasks_dir.as_deref())),
     };
     match result {
         Ok(code) => code,

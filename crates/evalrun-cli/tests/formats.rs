@@ -178,7 +178,11 @@ fn user_task_files_extend_the_registry() {
         .replace("name = \"sst2\"", "name = \"sst2_head\"");
     std::fs::write(tasks.path().join("mine.toml"), text).unwrap();
     let listing = evalrun(&["tasks", "--tasks-dir", path_str(tasks.path())]);
-    assert!(stdout(&listing).contains("| sst2_head | glue |"));
+    assert!(
+        stdout(&listing).contains("| sst2_head | head | `mine` | glue |"),
+        "{}",
+        stdout(&listing)
+    );
     let output = evalrun(&[
         "run",
         "--model",

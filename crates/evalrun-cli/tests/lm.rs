@@ -32,7 +32,8 @@ fn lm_tasks_equal_lm_eval() {
     assert!(output.status.success(), "{}", stderr(&output));
     let table = stdout(&output);
     assert!(
-        table.contains("| wikitext2 | 60 |") && table.contains("| lambada_openai | 5153 |"),
+        table.contains("| wikitext2 | test | 60 |")
+            && table.contains("| lambada_openai | test | 5153 |"),
         "{table}"
     );
     let record = read_json(&record_path);
@@ -260,7 +261,7 @@ fn cbt_picks_the_argmax_candidate() {
             }
         });
         assert_eq!(line["prediction"].as_str(), Some(candidates[best]));
-        assert_eq!(line["answer"].as_str(), Some(fields[1]));
+        assert_eq!(line["label"].as_str(), Some(fields[1]));
         correct += usize::from(candidates[best] == fields[1]);
     }
     assert_eq!(

@@ -22,7 +22,7 @@ fn run(model: &str, stride: &str) -> serde_json::Value {
         path_str(&record),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("Token ppl"));
+    assert!(stdout(&output).contains("| perplexity | test | 1 | token_perplexity / "));
     read_json(&record)["results"]["perplexity"].clone()
 }
 

@@ -1,25 +1,152 @@
-//! Data that is not there: which failures mean "skip this task in a suite run" and how to say
-//! why, and the Hub source of a split when no `--data-dir` is given.
+//! Where a task's data comes from, for every kind: `--data-dir` (the `../shared/data` layout),
+//! the Hub's Parquet conversion (GLUE, SuperGLUE) or a pinned original URL (LM files), and
+//! which failures mean "skip this task in a suite run".
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use evalrun_tasks::lm::LmDataset;
 use evalrun_tasks::parquet::HubSplit;
-use evalrun_tasks::DataError;
+use evalrun_tasks::t2t::T2tDataset;
+use evalrun_tasks::{DataError, Dataset, Task};
 
-/// A split with neither a `--data-dir` nor a Hub source.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "data not present: task `{task}` has no Hub source for its `{split}` split; pass --data-dir"
-)]
-pub struct NoSource {
-    pub task: String,
-    pub split: String,
+use crate::error::{EngineError, Result};
+use crate::resolve::ModelResolver;
+
+/// One task's rows, whatever the kind.
+#[derive(Debug, Clone)]
+pub enum Data {
+    Head(Dataset),
+    Lm(LmDataset),
+    TextToText(T2tDataset),
 }
 
-pub fn hub_source<'a, K: std::fmt::Display>(
+impl Data {
+    pub fn len(&self) -> usize {
+        match self {
+            Data::Head(d) => d.examples.len(),
+            Data::Lm(d) => d.documents.len(),
+            Data::TextToText(d) => d.examples.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn split(&self) -> &str {
+        match self {
+            Data::Head(d) => &d.split,
+            Data::Lm(_) => "test",
+            Data::TextToText(d) => &d.split,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            Data::Head(d) => &d.path,
+            Data::Lm(d) => &d.path,
+            Data::TextToText(d) => &d.path,
+        }
+    }
+
+    pub fn sha256(&self) -> &str {
+        match self {
+            Data::Head(d) => &d.sha256,
+            Data::Lm(d) => &d.sha256,
+            Data::TextToText(d) => &d.sha256,
+        }
+    }
+
+    /// Keeps the first `n` evaluation units (examples, documents).
+    pub fn truncate(&mut self, n: usize) {
+        match self {
+            Data::Head(d) => d.examples.truncate(n),
+            Data::Lm(d) => d.documents.truncate(n),
+            Data::TextToText(d) => d.examples.truncate(n),
+        }
+    }
+}
+
+/// Where data lives: a directory, or the Hub and pinned URLs through the cache.
+pub struct DataSource<'a> {
+    pub data_dir: Option<&'a Path>,
+    pub resolver: &'a ModelResolver,
+}
+
+impl DataSource<'_> {
+    /// For messages.
+    pub fn origin(&self) -> String {
+        match self.data_dir {
+            Some(dir) => format!("`{}`", dir.display()),
+            None => "the Hub (no --data-dir given)".into(),
+        }
+    }
+
+    /// `split` (default: the task's own) of `task`.
+    pub fn load(&self, task: &Task, split: Option<&str>) -> Result<Data> {
+        match task {
+            Task::Head(t) => {
+                let split = split.unwrap_or(&t.default_split);
+                if let Some(dir) = self.data_dir {
+                    return Ok(Data::Head(evalrun_tasks::load_split(t, split, dir)?));
+                }
+                let hub = hub_source(
+                    &t.name,
+                    split,
+                    t.splits.get(split).and_then(|s| s.hub.as_ref()),
+                    t.splits.keys(),
+                )?;
+                let path = self.resolver.dataset_file(&hub.dataset, &hub.path)?;
+                Ok(Data::Head(evalrun_tasks::parquet::load_split(
+                    t, split, hub, &path,
+                )?))
+            }
+            Task::TextToText(t) => {
+                let split = split.unwrap_or(&t.default_split);
+                if let Some(dir) = self.data_dir {
+                    return Ok(Data::TextToText(evalrun_tasks::t2t::load(t, split, dir)?));
+                }
+                let hub = hub_source(&t.name, split, t.hub.get(split), t.splits.keys())?;
+                let path = self.resolver.dataset_file(&hub.dataset, &hub.path)?;
+                Ok(Data::TextToText(evalrun_tasks::parquet::load_t2t_split(
+                    t, split, hub, &path,
+                )?))
+            }
+            Task::Lm(t) => {
+                if split.is_some_and(|s| s != "test") {
+                    return Err(DataError::NoSuchSplit {
+                        task: t.name.clone(),
+                        split: split.unwrap_or_default().to_string(),
+                        available: "test".into(),
+                    }
+                    .into());
+                }
+                match (self.data_dir, &t.url) {
+                    (Some(dir), _) => Ok(Data::Lm(t.load(dir)?)),
+                    (None, Some(source)) => {
+                        let path = self
+                            .resolver
+                            .hub()?
+                            .download_url(&source.url, &source.sha256)?;
+                        Ok(Data::Lm(t.load_file(path)?))
+                    }
+                    (None, None) => Err(EngineError::Absent(format!(
+                        "task `{}` has no pinned URL; pass --data-dir (a directory with `{}`)",
+                        t.name, t.paths[0]
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+fn hub_source<'a, K: std::fmt::Display>(
     task: &str,
     split: &str,
     hub: Option<&'a HubSplit>,
     mut splits: impl Iterator<Item = K>,
-) -> anyhow::Result<&'a HubSplit> {
+) -> Result<&'a HubSplit> {
     if let Some(hub) = hub {
         return Ok(hub);
     }
@@ -31,54 +158,65 @@ pub fn hub_source<'a, K: std::fmt::Display>(
         }
         .into());
     }
-    Err(NoSource {
-        task: task.to_string(),
-        split: split.to_string(),
-    }
-    .into())
+    Err(EngineError::Absent(format!(
+        "task `{task}` has no Hub source for its `{split}` split; pass --data-dir"
+    )))
 }
 
 /// Missing files, splits and sources are skipped in suite runs; anything else is an error.
-pub fn is_absent(error: &anyhow::Error) -> bool {
-    matches!(
-        error.downcast_ref::<DataError>(),
-        Some(DataError::Missing { .. } | DataError::NoSuchSplit { .. })
-    ) || error.downcast_ref::<NoSource>().is_some()
+pub fn is_absent(error: &EngineError) -> bool {
+    matches!(error.root(), EngineError::Absent(_))
+        || matches!(
+            error.find::<DataError>(),
+            Some(DataError::Missing { .. } | DataError::NoSuchSplit { .. })
+        )
 }
 
-pub fn absent_reason(error: &anyhow::Error) -> String {
-    match error.downcast_ref::<DataError>() {
+fn absent_reason(error: &EngineError) -> String {
+    match error.find::<DataError>() {
         Some(DataError::Missing { path, .. }) => format!("data not present: `{}`", path.display()),
         _ => error.to_string(),
     }
 }
 
 /// The loaded (task, data) pairs and the skipped tasks with their reasons.
-pub type Loaded<T, D> = (Vec<(T, D)>, std::collections::BTreeMap<String, String>);
+pub type Loaded<'t> = (Vec<(&'t Task, Data)>, BTreeMap<String, String>);
 
 /// Loads every task's data before any model: a task whose data is absent is skipped with its
 /// reason unless it was named explicitly; any other failure, or nothing loaded, is an error.
-pub fn load_all<T: Copy, D>(
-    tasks: &[T],
-    name: impl Fn(T) -> String,
-    explicit: impl Fn(T) -> bool,
-    mut load: impl FnMut(T) -> anyhow::Result<D>,
+pub fn load_all<'t>(
+    tasks: &[&'t Task],
+    explicit: impl Fn(&Task) -> bool,
+    mut load: impl FnMut(&Task) -> Result<Data>,
     origin: &str,
-) -> anyhow::Result<Loaded<T, D>> {
+) -> Result<Loaded<'t>> {
     let mut datasets = Vec::new();
-    let mut skipped = std::collections::BTreeMap::new();
+    let mut skipped = BTreeMap::new();
     for &task in tasks {
         match load(task) {
-            Ok(dataset) => datasets.push((task, dataset)),
+            Ok(data) => datasets.push((task, data)),
             Err(error) if !explicit(task) && is_absent(&error) => {
-                tracing::warn!("skipping {}: {error:#}", name(task));
-                skipped.insert(name(task), absent_reason(&error));
+                tracing::warn!("skipping {}: {error}", task.name());
+                skipped.insert(task.name().to_string(), absent_reason(&error));
             }
             Err(error) => return Err(error),
         }
     }
     if datasets.is_empty() {
-        anyhow::bail!("none of the requested tasks has its data in {origin}");
+        return Err(EngineError::Message(format!(
+            "none of the requested tasks has its data in {origin}"
+        )));
     }
     Ok((datasets, skipped))
+}
+
+/// A path as shown in records: relative to the working directory when it lies below it, so
+/// records committed as baselines carry no machine-specific prefix.
+pub fn relative_to_cwd(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(PathBuf::from))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
 }

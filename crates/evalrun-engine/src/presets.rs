@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{bail, Context as _};
+use crate::error::{bail, Context as _};
 use serde::Deserialize;
 
 const EMBEDDED: &str = include_str!("../../../presets/models.toml");
@@ -96,7 +96,7 @@ pub struct Presets {
 
 impl Presets {
     /// The embedded presets, then `extra` (a user file), whose names replace embedded ones.
-    pub fn load(extra: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn load(extra: Option<&Path>) -> crate::Result<Self> {
         let mut presets = parse("presets/models.toml (embedded)", EMBEDDED)?;
         if let Some(path) = extra {
             let text = std::fs::read_to_string(path)
@@ -115,7 +115,7 @@ impl Presets {
     }
 }
 
-fn parse(file: &str, text: &str) -> anyhow::Result<BTreeMap<String, Preset>> {
+fn parse(file: &str, text: &str) -> crate::Result<BTreeMap<String, Preset>> {
     let parsed: PresetsFile =
         toml::from_str(text).with_context(|| format!("presets file `{file}` is not valid"))?;
     if parsed.version != 1 {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use anyhow::{bail, Context as _};
+use crate::error::{bail, Context as _};
 use evalrun_hub::{Hub, HubConfig, RepoId};
 
 use crate::presets::{ModelKind, Presets};
@@ -61,7 +61,7 @@ pub struct ModelResolver {
 }
 
 impl ModelResolver {
-    pub fn new(presets_file: Option<&Path>, offline: bool) -> anyhow::Result<Self> {
+    pub fn new(presets_file: Option<&Path>, offline: bool) -> crate::Result<Self> {
         Ok(Self {
             presets: Presets::load(presets_file)?,
             offline,
@@ -74,7 +74,7 @@ impl ModelResolver {
     }
 
     /// The Hub client (created on first use: local runs never touch the network stack).
-    pub fn hub(&self) -> anyhow::Result<&Hub> {
+    pub fn hub(&self) -> crate::Result<&Hub> {
         if let Some(hub) = self.hub.get() {
             return Ok(hub);
         }
@@ -85,7 +85,7 @@ impl ModelResolver {
     }
 
     /// Resolves `spec` (with `{task}` replaced by `model_task`) for one task.
-    pub fn resolve(&self, spec: &str, model_task: &str) -> anyhow::Result<ResolvedModel> {
+    pub fn resolve(&self, spec: &str, model_task: &str) -> crate::Result<ResolvedModel> {
         let local = spec.replace("{task}", model_task);
         if Path::new(&local).is_dir() {
             return Ok(ResolvedModel {
@@ -120,7 +120,7 @@ impl ModelResolver {
     }
 
     /// Downloads (or finds in the cache) what `repo` needs to run.
-    pub fn hub_model(&self, repo: &str, kind: Option<ModelKind>) -> anyhow::Result<ResolvedModel> {
+    pub fn hub_model(&self, repo: &str, kind: Option<ModelKind>) -> crate::Result<ResolvedModel> {
         let hub = self.hub()?;
         let id = RepoId::model(repo)?;
         // Cache first: a snapshot that already holds a complete layout needs no request.
@@ -173,7 +173,7 @@ impl ModelResolver {
     }
 
     /// A dataset file from the Hub (Parquet), cache first.
-    pub fn dataset_file(&self, dataset: &str, path: &str) -> anyhow::Result<PathBuf> {
+    pub fn dataset_file(&self, dataset: &str, path: &str) -> crate::Result<PathBuf> {
         let id = RepoId::dataset(dataset)?;
         Ok(self.hub()?.download(&id, path)?)
     }
@@ -264,7 +264,7 @@ fn snapshot_root(path: &Path, relative: &str) -> PathBuf {
 /// Graphs under `onnx/` with tokenizer and config at the root (the Hub's Optimum/transformers.js
 /// layout): evalrun opens the snapshot, whose `onnx/model.onnx` it finds itself, except for
 /// seq2seq graphs, which get a directory of links beside the snapshot.
-fn onnx_view(snapshot: &Path, sub: &str, files: &[String]) -> anyhow::Result<PathBuf> {
+fn onnx_view(snapshot: &Path, sub: &str, files: &[String]) -> crate::Result<PathBuf> {
     if files.iter().any(|f| f == "onnx/model.onnx") {
         return Ok(snapshot.to_path_buf());
     }
@@ -326,7 +326,7 @@ pub fn export_dir(snapshot: &Path, kind: ModelKind) -> PathBuf {
 }
 
 /// Exports `snapshot` with optimum once; later calls find the cached export.
-pub fn export(snapshot: &Path, repo: &str, kind: ModelKind) -> anyhow::Result<PathBuf> {
+pub fn export(snapshot: &Path, repo: &str, kind: ModelKind) -> crate::Result<PathBuf> {
     let out = export_dir(snapshot, kind);
     if out.join("config.json").is_file() {
         return Ok(out);

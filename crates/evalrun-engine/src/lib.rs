@@ -1,0 +1,755 @@
+//! The one evaluation engine: the only place that knows both tasks and models.
+//!
+//! One run, top to bottom, for every kind of task:
+//!
+//! ```text
+//! --model → resolved directory → model family (encoder, causal LM, seq2seq)
+//!   → task files of that kind (one catalog) → data (--data-dir, Hub Parquet, pinned URL) → --limit
+//!   → requests (classify | embed | loglikelihood | rolling | generate), grouped by kind
+//!   → one backend call per kind → responses re-attached by position
+//!   → per-example results → metrics with bootstrap intervals → one TaskResult builder
+//!   → record (with its config block) + prediction lines + submission files
+//! ```
+//!
+//! The CLI turns flags into [`Settings`], calls [`evaluate`] and renders the record; it never
+//! looks inside a task. Tasks never see ONNX Runtime and the runtime never sees a task: they
+//! meet here, through [`evalrun_core::request`].
+
+pub mod data;
+pub mod error;
+pub mod fetch;
+pub mod head;
+pub mod lm;
+pub mod presets;
+pub mod resolve;
+pub mod score;
+pub mod t2t;
+mod time;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use evalrun_core::bootstrap::BootstrapSpec;
+use evalrun_core::request::{Backend, ModelKind, Progress, Request, RequestKind, Response};
+use evalrun_core::Metric;
+use evalrun_report::record::BuildInfo;
+use evalrun_report::{
+    write_atomic, DataProvenance, GraphHash, ModelProvenance, PredictionLine, RunConfig, RunRecord,
+    RuntimeProvenance, TaskResult,
+};
+use evalrun_runtime::{BackendOptions, Device, Family, OrtBackend, Runtime, RuntimeError};
+use evalrun_tasks::{Catalog, Task, TaskKind};
+
+pub use data::Data;
+use error::{bail, Context as _};
+pub use error::{EngineError, Result};
+use resolve::{ModelResolver, ResolvedModel};
+pub use score::Scored;
+
+/// Text-to-text decoding flags.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DecodeFlags {
+    pub max_new_tokens: Option<usize>,
+    pub beams: Option<usize>,
+    pub length_penalty: Option<f64>,
+    pub no_kv_cache: bool,
+    pub rank_classification: bool,
+}
+
+/// Causal-LM window flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmFlags {
+    /// Window length (default: the model's positions).
+    pub context: Option<usize>,
+    /// Strided windows (the transformers guide) instead of lm-eval's disjoint ones.
+    pub stride: Option<usize>,
+    /// Padded tokens per ONNX Runtime call at most.
+    pub batch_tokens: usize,
+}
+
+impl Default for LmFlags {
+    fn default() -> Self {
+        Self {
+            context: None,
+            stride: None,
+            batch_tokens: 2048,
+        }
+    }
+}
+
+/// Everything one evaluation needs, resolved once from flags by the CLI.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The subcommand (`run`, `glue`, `superglue`, `lm`, `perplexity`, `calibrate`).
+    pub command: String,
+    /// The arguments as given, for the record.
+    pub command_line: Vec<String>,
+    pub build: BuildInfo,
+    /// A suite alias (`glue`, `superglue`) restricts `--task` to that suite.
+    pub suite: Option<String>,
+    pub model: String,
+    /// Task names, groups, suite aliases or `all`.
+    pub tasks: Vec<String>,
+    /// `evalrun perplexity --file`: one ad-hoc rolling task over the whole file.
+    pub file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub presets: Option<PathBuf>,
+    pub offline: bool,
+    pub split: Option<String>,
+    pub submission_dir: Option<PathBuf>,
+    /// Rows per ONNX Runtime call (default: 8 for causal LMs, 32 otherwise).
+    pub batch_size: Option<usize>,
+    pub max_length: Option<usize>,
+    pub threads: usize,
+    pub device: Device,
+    pub tasks_dir: Option<PathBuf>,
+    pub bootstrap: BootstrapSpec,
+    /// The first N evaluation units of each task.
+    pub limit: Option<usize>,
+    pub decode: DecodeFlags,
+    pub lm: LmFlags,
+}
+
+impl Settings {
+    /// Defaults for `model` and `tasks`; the CLI overrides the rest.
+    pub fn new(command: &str, model: &str, tasks: &[&str]) -> Self {
+        Self {
+            command: command.into(),
+            command_line: Vec::new(),
+            build: BuildInfo {
+                version: env!("CARGO_PKG_VERSION").into(),
+                git_commit: "unknown".into(),
+            },
+            suite: None,
+            model: model.into(),
+            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+            file: None,
+            data_dir: None,
+            presets: None,
+            offline: false,
+            split: None,
+            submission_dir: None,
+            batch_size: None,
+            max_length: None,
+            threads: 1,
+            device: Device::Cpu,
+            tasks_dir: None,
+            bootstrap: BootstrapSpec {
+                resamples: 1000,
+                seed: 1234,
+                level: 0.95,
+            },
+            limit: None,
+            decode: DecodeFlags::default(),
+            lm: LmFlags::default(),
+        }
+    }
+
+    fn batch_size(&self, family: Family) -> usize {
+        self.batch_size.unwrap_or(match family {
+            Family::CausalLm => 8,
+            _ => 32,
+        })
+    }
+}
+
+/// Progress bars for the tasks of a run; the CLI draws them.
+pub trait Reporter {
+    /// A bar for one task; dropped when the task's model calls are done.
+    fn task(&self, name: &str) -> Box<dyn Progress>;
+}
+
+/// Reports nothing.
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn task(&self, _: &str) -> Box<dyn Progress> {
+        Box::new(evalrun_core::request::NoProgress)
+    }
+}
+
+/// Everything one evaluation produced, before anything is written.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub record: RunRecord,
+    pub lines: Vec<PredictionLine>,
+    pub submissions: Vec<(PathBuf, String)>,
+    /// Task names in table order (skipped ones included).
+    pub order: Vec<String>,
+}
+
+impl Evaluation {
+    /// Writes the requested files, each atomically, predictions and submissions before the
+    /// record.
+    pub fn write(&self, predictions: Option<&Path>, output: Option<&Path>) -> Result<()> {
+        if let Some(path) = predictions {
+            let mut text = String::new();
+            for line in &self.lines {
+                text.push_str(&serde_json::to_string(line).map_err(std::io::Error::other)?);
+                text.push('\n');
+            }
+            write_atomic(path, text.as_bytes())?;
+        }
+        for (path, text) in &self.submissions {
+            write_atomic(path, text.as_bytes())?;
+        }
+        if let Some(path) = output {
+            let mut json =
+                serde_json::to_string_pretty(&self.record).map_err(std::io::Error::other)?;
+            json.push('\n');
+            write_atomic(path, json.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// The task kind a model family answers.
+fn task_kind(family: Family) -> TaskKind {
+    match family {
+        Family::Encoder => TaskKind::Head,
+        Family::CausalLm => TaskKind::Lm,
+        Family::Seq2seq => TaskKind::TextToText,
+    }
+}
+
+fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::Encoder => "an encoder export (classification head or sentence embedding)",
+        Family::CausalLm => "a causal LM",
+        Family::Seq2seq => "a seq2seq (T5) export",
+    }
+}
+
+/// Where a model family's tasks run, for messages that name the right command.
+fn commands_for(family: Family, model: &str) -> String {
+    match family {
+        Family::Encoder => format!(
+            "`evalrun glue --model {model}` or `evalrun run --model {model} --task stsb`"
+        ),
+        Family::CausalLm => format!(
+            "`evalrun lm --model {model}` or `evalrun run --model {model} --task wikitext2`"
+        ),
+        Family::Seq2seq => format!(
+            "`evalrun glue --model {model}`, `evalrun superglue --model {model}` or `evalrun run --model {model} --task squad_v1`"
+        ),
+    }
+}
+
+/// The catalog: embedded task files plus `--tasks-dir`.
+pub fn catalog(tasks_dir: Option<&Path>) -> Result<Catalog> {
+    let mut catalog = Catalog::embedded()?;
+    if let Some(dir) = tasks_dir {
+        catalog.add_dir(dir)?;
+    }
+    Ok(catalog)
+}
+
+/// The model family of `--model`, decided from files before any session opens: a local
+/// directory (with `{task}` tried for the requested and known task names), a preset's kind,
+/// or the Hub repository it resolves to.
+pub fn detect_family(
+    settings: &Settings,
+    catalog: &Catalog,
+    resolver: &ModelResolver,
+) -> Result<Family> {
+    // `{task}` → "" would name the parent folder of per-task exports.
+    let mut candidates: Vec<String> = Vec::new();
+    if !settings.model.contains("{task}") {
+        candidates.push(String::new());
+    }
+    candidates.extend(settings.tasks.iter().cloned());
+    for entry in catalog.entries() {
+        match &entry.task {
+            Task::Head(t) => candidates.push(t.model_task().to_string()),
+            other => candidates.push(other.name().to_string()),
+        }
+    }
+    for name in &candidates {
+        let dir = settings.model.replace("{task}", name);
+        if Path::new(&dir).is_dir() {
+            return Ok(Family::detect(Path::new(&dir))?);
+        }
+    }
+    if let Some(preset) = resolver.presets().get(&settings.model) {
+        return Ok(match preset.kind {
+            presets::ModelKind::Classification | presets::ModelKind::Embedding => Family::Encoder,
+            presets::ModelKind::CausalLm => Family::CausalLm,
+            presets::ModelKind::Seq2seq => Family::Seq2seq,
+        });
+    }
+    if settings.model.contains("{task}") {
+        // Per-task exports that are not here yet: GLUE heads.
+        return Ok(Family::Encoder);
+    }
+    let resolved = resolver.resolve(&settings.model, "")?;
+    Ok(Family::detect(&resolved.dir)?)
+}
+
+/// Refuses a model of the wrong kind for the command, naming the command that runs it.
+fn check_command(settings: &Settings, family: Family) -> Result<()> {
+    let model = &settings.model;
+    let wrong = |what: &str| {
+        Err(EngineError::WrongKind(format!(
+            "`{model}` is {}; {what}. Run it with {}",
+            family_name(family),
+            commands_for(family, model)
+        )))
+    };
+    match (settings.command.as_str(), settings.suite.as_deref(), family) {
+        (_, Some("superglue"), Family::Encoder | Family::CausalLm) => bail!(
+            "`evalrun superglue` runs T5 text-to-text tasks; `{model}` is not a seq2seq export (no encoder_model.onnx). Run it with {}",
+            commands_for(family, model)
+        ),
+        (_, Some("glue"), Family::CausalLm) => {
+            wrong("GLUE needs a classifier or a seq2seq (T5) model")
+        }
+        ("lm" | "perplexity", _, Family::Encoder | Family::Seq2seq) => {
+            wrong("`evalrun lm` and `evalrun perplexity` need a causal LM (GPT-2)")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The tasks `settings` asks for among those `family` answers. A name known only for another
+/// kind of model is an error that names the kind and the command.
+fn select<'c>(settings: &Settings, catalog: &'c Catalog, family: Family) -> Result<Vec<&'c Task>> {
+    let kind = task_kind(family);
+    let names = if settings.tasks.is_empty() {
+        vec!["all".to_string()]
+    } else {
+        settings.tasks.clone()
+    };
+    match catalog.resolve(kind, settings.suite.as_deref(), &names) {
+        Ok(tasks) => Ok(tasks),
+        Err(error) => {
+            for name in &names {
+                if name == "all"
+                    || catalog
+                        .resolve(kind, settings.suite.as_deref(), std::slice::from_ref(name))
+                        .is_ok()
+                {
+                    continue;
+                }
+                for (other, family_other) in [
+                    (TaskKind::Head, Family::Encoder),
+                    (TaskKind::Lm, Family::CausalLm),
+                    (TaskKind::TextToText, Family::Seq2seq),
+                ] {
+                    if other != kind
+                        && catalog
+                            .resolve(other, None, std::slice::from_ref(name))
+                            .is_ok()
+                    {
+                        return Err(EngineError::WrongKind(format!(
+                            "task `{name}` needs {}, but `{}` is {}. Run `{name}` on a model of its kind; this model runs with {}",
+                            family_name(family_other),
+                            settings.model,
+                            family_name(family),
+                            commands_for(family, &settings.model)
+                        )));
+                    }
+                }
+            }
+            Err(error.into())
+        }
+    }
+}
+
+/// The `{task}` substituted into `--model` for a task.
+fn model_task(task: &Task) -> &str {
+    match task {
+        Task::Head(t) => t.model_task(),
+        Task::TextToText(t) => &t.name,
+        Task::Lm(_) => "",
+    }
+}
+
+/// Sends every request to `backend`, one call per request kind, and puts the responses back
+/// in request order.
+pub fn answer<B: Backend>(
+    backend: &mut B,
+    requests: &[Request],
+    progress: &mut dyn Progress,
+) -> Result<Vec<Response>> {
+    let mut by_kind: BTreeMap<RequestKind, Vec<usize>> = BTreeMap::new();
+    for (i, r) in requests.iter().enumerate() {
+        by_kind.entry(r.kind()).or_default().push(i);
+    }
+    let mut responses: Vec<Option<Response>> = vec![None; requests.len()];
+    for (kind, indices) in by_kind {
+        if !backend.supports(kind) {
+            return Err(EngineError::WrongKind(format!(
+                "a {} does not answer `{kind}` requests",
+                backend.info().kind.name()
+            )));
+        }
+        let group: Vec<Request> = indices.iter().map(|&i| requests[i].clone()).collect();
+        let answers = backend
+            .run(kind, &group, progress)
+            .map_err(|e| EngineError::Context {
+                context: format!("{} `{kind}` requests", group.len()),
+                source: Box::new(e),
+            })?;
+        if answers.len() != group.len() {
+            bail!(
+                "the backend answered {} of {} `{kind}` requests",
+                answers.len(),
+                group.len()
+            );
+        }
+        for (i, a) in indices.into_iter().zip(answers) {
+            responses[i] = Some(a);
+        }
+    }
+    Ok(responses
+        .into_iter()
+        .map(|r| r.expect("every index answered"))
+        .collect())
+}
+
+/// Builds one task's requests, has `backend` answer them and scores the responses.
+pub fn evaluate_task<B: Backend>(
+    task: &Task,
+    data: &Data,
+    backend: &mut B,
+    preset_labels: Option<&[String]>,
+    settings: &Settings,
+    progress: &mut dyn Progress,
+) -> Result<Scored> {
+    let info = backend.info().clone();
+    match (task, data) {
+        (Task::Head(t), Data::Head(d)) => {
+            let requests = head::requests(t, d, &info)?;
+            let responses = answer(backend, &requests, progress)?;
+            head::score(t, d, &info, preset_labels, responses, settings)
+        }
+        (Task::Lm(t), Data::Lm(d)) => {
+            let plan = lm::requests(t, d)?;
+            let responses = answer(backend, &plan.requests, progress).map_err(|e| {
+                match e.find::<RuntimeError>() {
+                    Some(RuntimeError::BadRequest { index, message }) => {
+                        EngineError::Message(format!(
+                            "`{}` document {}: {message}",
+                            d.path.display(),
+                            d.documents[plan.owner[*index]].id
+                        ))
+                    }
+                    _ => e,
+                }
+            })?;
+            let mut scored = lm::score(t, d, &plan, &info, responses, settings)?;
+            scored.scoring = info.scoring.clone();
+            Ok(scored)
+        }
+        (Task::TextToText(t), Data::TextToText(d)) => {
+            let requests = t2t::requests(t, d, settings);
+            let responses = answer(backend, &requests, progress)?;
+            t2t::score(t, d, responses, settings)
+        }
+        _ => bail!("task `{}` got data of another kind", task.name()),
+    }
+}
+
+/// The one `TaskResult` builder.
+pub fn task_result(
+    task: &Task,
+    data: &Data,
+    scored: &Scored,
+    model: ModelProvenance,
+    wall: f64,
+    n_original: Option<usize>,
+    settings: &Settings,
+) -> TaskResult {
+    let n = data.len();
+    let (labels_path, labels_sha256) = match (task, data) {
+        (Task::Head(t), Data::Head(d)) => (
+            t.splits
+                .get(&d.split)
+                .and_then(|s| s.labels_from.as_ref())
+                .zip(settings.data_dir.as_ref())
+                .map(|(l, dir)| dir.join(&l.path).display().to_string()),
+            d.labels_sha256.clone(),
+        ),
+        _ => (None, None),
+    };
+    TaskResult {
+        higher_is_better: scored
+            .metrics
+            .keys()
+            .filter_map(|m| Some((m.clone(), Metric::from_name(m)?.higher_is_better())))
+            .collect(),
+        metrics: scored.metrics.clone(),
+        n,
+        split: data.split().to_string(),
+        task_version: task.version(),
+        protocol: task.protocol().to_string(),
+        table_metric: task.table_metric(),
+        model,
+        data: DataProvenance {
+            path: data.path().display().to_string(),
+            sha256: data.sha256().to_string(),
+            labels_path,
+            labels_sha256,
+        },
+        wall_seconds: wall,
+        examples_per_second: n as f64 / wall.max(1e-9),
+        tokens_per_second: scored.tokens.map(|t| t as f64 / wall.max(1e-9)),
+        n_original,
+        ci: scored.ci.clone(),
+        bootstrap: (settings.bootstrap.resamples > 0 && !scored.ci.is_empty())
+            .then_some(settings.bootstrap),
+        sums: scored.sums.clone(),
+        windows: scored.windows.clone().filter(|w| !w.is_empty()),
+    }
+}
+
+/// The provenance of a backend's model for one task.
+pub fn model_provenance<B: Backend>(
+    backend: &B,
+    resolved: &ResolvedModel,
+    scored: &Scored,
+) -> ModelProvenance {
+    let info = backend.info();
+    // The graph that defines the model: a seq2seq model's decoder, else the only graph.
+    let defining = match info.kind {
+        ModelKind::Seq2seq => info.graphs.get(1).or(info.graphs.first()),
+        _ => info.graphs.first(),
+    };
+    let (path, sha256) = defining.cloned().unwrap_or_default();
+    ModelProvenance {
+        path,
+        sha256,
+        tokenizer_sha256: info.tokenizer_sha256.clone(),
+        scoring: scored.scoring.clone(),
+        max_length: info.max_length,
+        label_mapping: scored.label_mapping.clone(),
+        source: Some(resolved.origin.clone()).filter(|o| o != "local"),
+        graphs: if info.graphs.len() > 1 {
+            info.graphs
+                .iter()
+                .map(|(path, sha256)| GraphHash {
+                    path: path.clone(),
+                    sha256: sha256.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Runs the evaluation `settings` describes on ONNX Runtime.
+pub fn evaluate(
+    settings: &Settings,
+    runtime: &Runtime,
+    reporter: &dyn Reporter,
+) -> Result<Evaluation> {
+    let started = Instant::now();
+    let started_utc = time::utc_now();
+    let catalog = catalog(settings.tasks_dir.as_deref())?;
+    let resolver = ModelResolver::new(settings.presets.as_deref(), settings.offline)?;
+    let family = detect_family(settings, &catalog, &resolver)?;
+    check_command(settings, family)?;
+
+    let file_task;
+    let tasks: Vec<&Task> = match &settings.file {
+        Some(path) => {
+            if family != Family::CausalLm {
+                return Err(EngineError::WrongKind(format!(
+                    "`{}` is {}; perplexity needs a causal LM. Run it with {}",
+                    settings.model,
+                    family_name(family),
+                    commands_for(family, &settings.model)
+                )));
+            }
+            file_task = Task::Lm(lm::file_task(path));
+            vec![&file_task]
+        }
+        None => select(settings, &catalog, family)?,
+    };
+    let names = settings.tasks.clone();
+    let source = data::DataSource {
+        data_dir: settings.data_dir.as_deref(),
+        resolver: &resolver,
+    };
+    // Data first: it is cheap, and a missing file should not cost a model load.
+    let mut originals: HashMap<String, usize> = HashMap::new();
+    let (datasets, skipped) = data::load_all(
+        &tasks,
+        |t| settings.file.is_some() || t.named_in(&names),
+        |task| {
+            let mut data = match &settings.file {
+                Some(path) => Data::Lm(match task {
+                    Task::Lm(t) => t
+                        .load_file(path.clone())
+                        .with_context(|| format!("cannot read `{}`", path.display()))?,
+                    _ => unreachable!("the file task is an LM task"),
+                }),
+                None => source.load(task, settings.split.as_deref())?,
+            };
+            originals.insert(task.name().to_string(), data.len());
+            if let Some(limit) = settings.limit {
+                data.truncate(limit);
+            }
+            if data.is_empty() {
+                return Err(EngineError::Message(format!(
+                    "task `{}` has no examples in `{}`",
+                    task.name(),
+                    data.path().display()
+                )));
+            }
+            Ok(data)
+        },
+        &source.origin(),
+    )?;
+    if let Some(limit) = settings.limit {
+        tracing::warn!(
+            "--limit {limit}: each task is scored on its first {limit} examples; the scores are not comparable to published ones"
+        );
+    }
+
+    let batch_size = settings.batch_size(family);
+    let options = BackendOptions {
+        max_length: settings.max_length,
+        batch_size,
+        context: settings.lm.context,
+        stride: settings.lm.stride,
+        batch_tokens: settings.lm.batch_tokens,
+    };
+    let mut backends: HashMap<PathBuf, OrtBackend> = HashMap::new();
+    let mut resolved_models: BTreeMap<String, String> = BTreeMap::new();
+    let mut results = BTreeMap::new();
+    let mut lines = Vec::new();
+    let mut submissions = Vec::new();
+    for (task, data) in &datasets {
+        let resolved = resolver.resolve(&settings.model, model_task(task))?;
+        resolved_models.insert(
+            model_task(task).to_string(),
+            if resolved.origin == "local" {
+                resolved.dir.display().to_string()
+            } else {
+                resolved.origin.clone()
+            },
+        );
+        let dir = resolved.dir.clone();
+        if !backends.contains_key(&dir) {
+            let backend = OrtBackend::open(runtime, &dir, options)?;
+            backends.insert(dir.clone(), backend);
+        }
+        let backend = backends.get_mut(&dir).expect("inserted above");
+        let task_started = Instant::now();
+        let scored = {
+            let mut progress = reporter.task(task.name());
+            evaluate_task(
+                task,
+                data,
+                backend,
+                resolved.labels.as_deref(),
+                settings,
+                progress.as_mut(),
+            )
+            .with_context(|| format!("task `{}` with model `{}`", task.name(), dir.display()))?
+        };
+        let wall = task_started.elapsed().as_secs_f64();
+        let original = originals.get(task.name()).copied();
+        let n_original = settings.limit.and(original);
+        let model = model_provenance(backend, &resolved, &scored);
+        let result = task_result(task, data, &scored, model, wall, n_original, settings);
+        if let (Some(dir), Task::Head(t), Some(body)) =
+            (&settings.submission_dir, task, &scored.submission)
+        {
+            if let Some(file) = &t.submission_file {
+                submissions.push((dir.join(file), body.clone()));
+            }
+        }
+        lines.extend(scored.lines);
+        results.insert(task.name().to_string(), result);
+    }
+
+    let kind = backends
+        .values()
+        .next()
+        .map_or("", |b| b.info().kind.name())
+        .to_string();
+    let mut record = RunRecord {
+        evalrun: settings.build.clone(),
+        command: settings.command.clone(),
+        config: Some(RunConfig {
+            started: started_utc,
+            finished: time::utc_now(),
+            command_line: settings.command_line.clone(),
+            model: settings.model.clone(),
+            model_resolved: resolved_models,
+            model_kind: kind,
+            tasks: tasks.iter().map(|t| t.name().to_string()).collect(),
+            data_dir: settings.data_dir.as_ref().map(|d| d.display().to_string()),
+            split: settings.split.clone(),
+            limit: settings.limit,
+            batch_size,
+            max_length: settings.max_length,
+            bootstrap_resamples: settings.bootstrap.resamples,
+            seed: settings.bootstrap.seed,
+            options: run_options(settings, family),
+        }),
+        runtime: RuntimeProvenance {
+            ort_version: runtime.version().to_string(),
+            ort_library: data::relative_to_cwd(runtime.library()),
+            execution_provider: runtime.execution_provider().to_string(),
+            device: settings.device.to_string(),
+            threads: settings.threads,
+            batch_size,
+        },
+        results,
+        skipped,
+        averages: BTreeMap::new(),
+        wall_seconds: 0.0,
+    };
+    record.compute_averages();
+    record.wall_seconds = started.elapsed().as_secs_f64();
+    let mut order: Vec<String> = tasks.iter().map(|t| t.name().to_string()).collect();
+    order.retain(|t| record.results.contains_key(t) || record.skipped.contains_key(t));
+    Ok(Evaluation {
+        record,
+        lines,
+        submissions,
+        order,
+    })
+}
+
+/// The decoding and window flags that apply to `family` and were given.
+fn run_options(settings: &Settings, family: Family) -> BTreeMap<String, String> {
+    let mut options = BTreeMap::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            options.insert(k.to_string(), v);
+        }
+    };
+    match family {
+        Family::Seq2seq => {
+            let d = &settings.decode;
+            put("max_new_tokens", d.max_new_tokens.map(|v| v.to_string()));
+            put("beams", d.beams.map(|v| v.to_string()));
+            put("length_penalty", d.length_penalty.map(|v| v.to_string()));
+            put("no_kv_cache", d.no_kv_cache.then(|| "true".into()));
+            put(
+                "rank_classification",
+                d.rank_classification.then(|| "true".into()),
+            );
+        }
+        Family::CausalLm => {
+            put("context", settings.lm.context.map(|v| v.to_string()));
+            put("stride", settings.lm.stride.map(|v| v.to_string()));
+            put("batch_tokens", Some(settings.lm.batch_tokens.to_string()));
+            put(
+                "file",
+                settings.file.as_ref().map(|f| f.display().to_string()),
+            );
+        }
+        Family::Encoder => {}
+    }
+    options
+}
+
+#[cfg(test)]
+mod tests;
