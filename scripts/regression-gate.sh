@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# evalrun's own regression gate: re-run the fixture GLUE table, MiniLM's STS numbers and the
-# fixture T5's GLUE/SuperGLUE tables, and
+# evalrun's own regression gate: re-run the fixture GLUE table, MiniLM's STS numbers, the
+# fixture T5's GLUE/SuperGLUE tables and the fixture GPT-2's LM tasks, and
 # check them against the committed baselines (results/baselines/). A change to scoring code
 # that moves any number fails the build. To accept a deliberate change, re-bless:
 #   scripts/regression-gate.sh --bless
@@ -16,8 +16,9 @@ mkdir -p "$out"
 "$evalrun" -q run --model "$minilm" --task stsb,stsbenchmark --data-dir "$data" --output "$out/minilm-sts.json" >/dev/null
 "$evalrun" -q glue --model tests/fixtures/models/t5-tiny --data-dir "$data" --output "$out/t5-glue.json" >/dev/null
 "$evalrun" -q superglue --model tests/fixtures/models/t5-tiny --data-dir "$data" --output "$out/t5-superglue.json" >/dev/null
+"$evalrun" -q lm --model tests/fixtures/models/gpt2-tiny --task wikitext2,lambada_openai,ptb_gpt2 --data-dir "$data" --output "$out/lm-fixture.json" >/dev/null
 status=0
-for name in glue-fixtures minilm-sts t5-glue t5-superglue; do
+for name in glue-fixtures minilm-sts t5-glue t5-superglue lm-fixture; do
   if [ "${1:-}" = "--bless" ]; then
     "$evalrun" check "$out/$name.json" --baseline "results/baselines/$name.json" --bless
   else
