@@ -45,6 +45,17 @@ fn result(metrics: &[(&str, f64)], table_metric: &str, n: usize, scoring: &str) 
     }
 }
 
+fn runtime(batch_size: usize) -> RuntimeProvenance {
+    RuntimeProvenance {
+        ort_version: "1.31.1".into(),
+        ort_library: "lib".into(),
+        execution_provider: "CPUExecutionProvider".into(),
+        device: "cpu".into(),
+        threads: 2,
+        batch_size,
+    }
+}
+
 #[test]
 fn table_matches_golden_file() {
     let mut results = BTreeMap::new();
@@ -77,14 +88,7 @@ fn table_matches_golden_file() {
         },
         command: "glue".into(),
         config: None,
-        runtime: RuntimeProvenance {
-            ort_version: "1.31.1".into(),
-            ort_library: "lib".into(),
-            execution_provider: "CPUExecutionProvider".into(),
-            device: "cpu".into(),
-            threads: 2,
-            batch_size: 32,
-        },
+        runtime: runtime(32),
         results,
         skipped,
         averages: BTreeMap::new(),
@@ -164,14 +168,7 @@ fn lm_rows_keep_perplexities_and_bits_as_they_are_under_a_model_caption() {
             seed: 1234,
             options: BTreeMap::new(),
         }),
-        runtime: RuntimeProvenance {
-            ort_version: "1.31.1".into(),
-            ort_library: "lib".into(),
-            execution_provider: "CPUExecutionProvider".into(),
-            device: "cpu".into(),
-            threads: 2,
-            batch_size: 8,
-        },
+        runtime: runtime(8),
         results,
         skipped: BTreeMap::new(),
         averages: BTreeMap::new(),
