@@ -384,9 +384,16 @@ pub fn answer<B: Backend>(
                 backend.info().kind.name()
             )));
         }
-        let group: Vec<Request> = indices.iter().map(|&i| requests[i].clone()).collect();
+        // One kind (every task so far): the requests as they are, no copy.
+        let copied: Vec<Request>;
+        let group: &[Request] = if indices.len() == requests.len() {
+            requests
+        } else {
+            copied = indices.iter().map(|&i| requests[i].clone()).collect();
+            &copied
+        };
         let answers = backend
-            .run(kind, &group, progress)
+            .run(kind, group, progress)
             .map_err(|e| EngineError::Context {
                 context: format!("{} `{kind}` requests", group.len()),
                 source: Box::new(e),

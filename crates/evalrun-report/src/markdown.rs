@@ -9,11 +9,8 @@ use evalrun_core::{Metric, Scale};
 
 use crate::record::RunRecord;
 
-/// A metric's value as tables print it.
-pub fn format_value(metric: &str, value: Option<f64>) -> String {
-    let Some(v) = value else {
-        return "n/a".to_string();
-    };
+/// `v` on the metric's scale: fractions ×100, perplexities with two decimals, bits with three.
+fn on_scale(metric: &str, v: f64) -> String {
     match Metric::from_name(metric) {
         Some(m) if m.scale() == Scale::AsIs => {
             if metric.starts_with("bits") {
@@ -26,19 +23,14 @@ pub fn format_value(metric: &str, value: Option<f64>) -> String {
     }
 }
 
+/// A metric's value as tables print it.
+pub fn format_value(metric: &str, value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_string(), |v| on_scale(metric, v))
+}
+
 /// Half a bootstrap interval, on the metric's scale.
 fn format_half_width(metric: &str, low: f64, high: f64) -> String {
-    let half = (high - low) / 2.0;
-    match Metric::from_name(metric) {
-        Some(m) if m.scale() == Scale::AsIs => {
-            if metric.starts_with("bits") {
-                format!("{half:.3}")
-            } else {
-                format!("{half:.2}")
-            }
-        }
-        _ => format!("{:.2}", half * 100.0),
-    }
+    on_scale(metric, (high - low) / 2.0)
 }
 
 /// The caption line: the model as typed, its kind and the command; a `--limit` warning.
