@@ -354,3 +354,32 @@ pub fn list_tasks(tasks_dir: Option<&Path>) -> anyhow::Result<()> {
     print!("{out}");
     Ok(())
 }
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// Shard records (`--output` of runs with `--shard I/N`), all N of them, in any order.
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Write the merged record here.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Write the merged prediction lines (all units, in the unsharded run's order) here.
+    #[arg(long)]
+    predictions: Option<PathBuf>,
+}
+
+/// Shard records → one record, as if the run had not been sharded; prints its table.
+pub fn merge(args: MergeArgs) -> anyhow::Result<()> {
+    let shards = args
+        .shards
+        .iter()
+        .map(|p| Ok((p.clone(), read_record(p)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let evaluation = evalrun_engine::merge::merge(&shards, &evalrun_engine::Silent)?;
+    evaluation.write(args.predictions.as_deref(), args.output.as_deref())?;
+    print!(
+        "{}",
+        evalrun_report::markdown::render(&evaluation.record, &evaluation.order)
+    );
+    Ok(())
+}

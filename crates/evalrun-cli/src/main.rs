@@ -7,6 +7,7 @@
 
 mod commands;
 mod fetch;
+mod interrupt;
 mod progress;
 mod settings;
 
@@ -60,6 +61,9 @@ enum Command {
     Lm(RunArgs),
     /// Token, word and byte perplexity of a text file under a causal LM (an ad-hoc rolling task).
     Perplexity(PerplexityArgs),
+    /// Combine shard records (`--shard I/N`) into the record of one unsharded run: every
+    /// metric and interval computed once over all units, without the model.
+    Merge(commands::MergeArgs),
     /// List the known tasks.
     Tasks {
         /// Also load task files from this directory.
@@ -153,6 +157,22 @@ pub struct RunArgs {
     /// Causal LM: at most this many padded tokens per call (bounds batch × tokens × vocab logits).
     #[arg(long, default_value_t = 2048)]
     batch_tokens: usize,
+    /// Request cache: a directory holding one SQLite file of model responses (keyed by the
+    /// model's fingerprint and the request). A re-run answers from it; after a crash or Ctrl-C
+    /// the same command resumes. Default: off.
+    #[arg(long, env = "EVALRUN_CACHE")]
+    cache: Option<std::path::PathBuf>,
+    /// `read-write` (default), `read` (never write) or `refresh` (recompute and overwrite).
+    #[arg(long, default_value = "read-write")]
+    cache_mode: String,
+    /// Evaluate one shard: `I/N` (0-based) keeps every N-th unit (example; document for
+    /// rolling LM tasks; question for MultiRC) starting at I, or `auto` (Slurm array or
+    /// Kubernetes Indexed Job). Combine the shard records with `evalrun merge`.
+    #[arg(long)]
+    shard: Option<String>,
+    /// `--shard auto` in a Kubernetes Indexed Job: the number of shards (the Job's completions).
+    #[arg(long, env = "EVALRUN_SHARD_COUNT")]
+    shard_count: Option<usize>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -176,7 +196,26 @@ fn evaluate(
     outputs: &settings::Outputs,
 ) -> anyhow::Result<()> {
     let runtime = settings::runtime(settings)?;
-    let evaluation = evalrun_engine::evaluate(settings, &runtime, &progress::Bars::new())?;
+    let mut settings = settings.clone();
+    if let Some(cache) = &settings.cache {
+        settings.interrupt = Some(interrupt::install(&cache.dir)?);
+    }
+    let evaluation = evalrun_engine::evaluate(&settings, &runtime, &progress::Bars::new())
+        .map_err(interrupt::explain)?;
+    if let Some(cache) = evaluation
+        .record
+        .cache
+        .as_ref()
+        .filter(|_| !progress::quiet())
+    {
+        eprintln!(
+            "cache: {} of {} requests answered from `{}`, {} computed by the model",
+            cache.hits,
+            cache.hits + cache.computed,
+            cache.path,
+            cache.computed
+        );
+    }
     evaluation.write(outputs.predictions.as_deref(), outputs.output.as_deref())?;
     print!(
         "{}",
@@ -225,10 +264,15 @@ fn main() -> ExitCode {
         Command::Calibrate(args) => commands::calibrate(args),
         Command::Perplexity(args) => ok(perplexity(args)),
         Command::Lm(args) => ok(run("lm", None, args)),
+        Command::Merge(args) => ok(commands::merge(args)),
         Command::Tasks { tasks_dir } => ok(commands::list_tasks(tasks_dir.as_deref())),
     };
     match result {
         Ok(code) => code,
+        Err(error) if error.downcast_ref::<interrupt::Interrupted>().is_some() => {
+            eprintln!("{error}");
+            ExitCode::from(130)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)

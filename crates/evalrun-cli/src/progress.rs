@@ -16,6 +16,11 @@ pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
 }
 
+/// `-q`: only errors on stderr.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
 /// Makes one progress reporter per task.
 pub struct Bars {
     terminal: bool,

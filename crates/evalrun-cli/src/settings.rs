@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use evalrun_core::bootstrap::BootstrapSpec;
-use evalrun_engine::{DecodeFlags, LmFlags, Settings};
+use evalrun_engine::{CacheMode, CacheSettings, DecodeFlags, LmFlags, Settings, Shard};
 use evalrun_report::record::BuildInfo;
 use evalrun_runtime::{Device, Runtime, RuntimeOptions};
 
@@ -79,7 +79,26 @@ pub fn resolve(
     if args.split.as_deref() == Some("test") && args.submission_dir.is_none() {
         bail!("`--split test` has no labels to score; pass `--submission-dir DIR` for the GLUE server files");
     }
+    let cache = match args.cache {
+        Some(dir) => Some(CacheSettings {
+            dir,
+            mode: CacheMode::parse(&args.cache_mode).with_context(|| {
+                format!(
+                    "invalid `--cache-mode {}`: use read-write, read or refresh",
+                    args.cache_mode
+                )
+            })?,
+        }),
+        None => None,
+    };
+    let shard = match args.shard.as_deref() {
+        None => None,
+        Some(text) => Some(shard(text, args.shard_count, &|k| std::env::var(k).ok())?),
+    };
     Ok(Settings {
+        cache,
+        shard,
+        interrupt: None,
         command: command.to_string(),
         command_line: std::env::args().skip(1).collect(),
         build: build_info(),
@@ -125,4 +144,118 @@ pub fn runtime(settings: &Settings) -> anyhow::Result<Runtime> {
         device: settings.device,
         threads: settings.threads,
     })?)
+}
+
+/// `--shard I/N` (0-based), or `auto`: a Slurm array task (`SLURM_ARRAY_TASK_ID` less
+/// `SLURM_ARRAY_TASK_MIN`, over `SLURM_ARRAY_TASK_STEP`, of `SLURM_ARRAY_TASK_COUNT`) or a
+/// Kubernetes Indexed Job pod (`JOB_COMPLETION_INDEX` of `--shard-count`/`EVALRUN_SHARD_COUNT`).
+pub fn shard(
+    text: &str,
+    count_flag: Option<usize>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Shard> {
+    let number = |name: &str, value: &str| -> anyhow::Result<usize> {
+        value
+            .trim()
+            .parse::<usize>()
+            .with_context(|| format!("`{name}={value}` is not a non-negative integer"))
+    };
+    let (index, count) = if text == "auto" {
+        if let Some(id) = env("SLURM_ARRAY_TASK_ID") {
+            let id = number("SLURM_ARRAY_TASK_ID", &id)?;
+            let min = env("SLURM_ARRAY_TASK_MIN")
+                .map(|v| number("SLURM_ARRAY_TASK_MIN", &v))
+                .transpose()?
+                .unwrap_or(0);
+            let step = env("SLURM_ARRAY_TASK_STEP")
+                .map(|v| number("SLURM_ARRAY_TASK_STEP", &v))
+                .transpose()?
+                .unwrap_or(1)
+                .max(1);
+            let Some(count) = env("SLURM_ARRAY_TASK_COUNT") else {
+                bail!(
+                    "`--shard auto`: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not"
+                );
+            };
+            let count = count_flag.map_or_else(|| number("SLURM_ARRAY_TASK_COUNT", &count), Ok)?;
+            if id < min || (id - min) % step != 0 {
+                bail!("`--shard auto`: array task {id} is not on the array's grid (min {min}, step {step}); use `--array=0-{}`", count.saturating_sub(1));
+            }
+            ((id - min) / step, count)
+        } else if let Some(index) = env("JOB_COMPLETION_INDEX") {
+            let index = number("JOB_COMPLETION_INDEX", &index)?;
+            let count = match count_flag {
+                Some(c) => c,
+                None => match env("EVALRUN_SHARD_COUNT") {
+                    Some(c) => number("EVALRUN_SHARD_COUNT", &c)?,
+                    None => bail!("`--shard auto` in a Kubernetes Indexed Job needs the shard count: `--shard-count N` or EVALRUN_SHARD_COUNT (the Job's `completions`)"),
+                },
+            };
+            (index, count)
+        } else {
+            bail!("`--shard auto` found neither SLURM_ARRAY_TASK_ID (Slurm `sbatch --array`) nor JOB_COMPLETION_INDEX (a Kubernetes Indexed Job); give `--shard I/N`");
+        }
+    } else {
+        let Some((i, n)) = text.split_once('/') else {
+            bail!("invalid `--shard {text}`: use `I/N` (0-based, e.g. `0/3`) or `auto`");
+        };
+        (number("--shard index", i)?, number("--shard count", n)?)
+    };
+    if count == 0 {
+        bail!("`--shard`: the shard count must be at least 1");
+    }
+    if index >= count {
+        bail!("`--shard {index}/{count}`: the index is 0-based and must be below the count");
+    }
+    Ok(Shard { index, count })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn shards_from_flags_slurm_and_kubernetes() {
+        let none = env(&[]);
+        assert_eq!(shard("2/3", None, &none).unwrap().index, 2);
+        assert!(shard("3/3", None, &none).is_err());
+        assert!(shard("1/0", None, &none).is_err());
+        assert!(shard("x", None, &none).is_err());
+        assert!(shard("auto", None, &none).is_err());
+        // sbatch --array=1-3
+        let slurm = env(&[
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ]);
+        let s = shard("auto", None, &slurm).unwrap();
+        assert_eq!((s.index, s.count), (2, 3));
+        // --array=0-8:4 → tasks 0, 4, 8
+        let stepped = env(&[
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_STEP", "4"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ]);
+        assert_eq!(shard("auto", None, &stepped).unwrap().index, 1);
+        let k8s = env(&[("JOB_COMPLETION_INDEX", "1"), ("EVALRUN_SHARD_COUNT", "4")]);
+        let s = shard("auto", None, &k8s).unwrap();
+        assert_eq!((s.index, s.count), (1, 4));
+        assert!(shard("auto", None, &env(&[("JOB_COMPLETION_INDEX", "1")])).is_err());
+        assert_eq!(
+            shard("auto", Some(2), &env(&[("JOB_COMPLETION_INDEX", "1")]))
+                .unwrap()
+                .count,
+            2
+        );
+    }
 }

@@ -194,7 +194,7 @@ impl ModelKind {
 
 /// What a backend tells the engine about its model: enough to map labels, describe the
 /// scoring and record provenance.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
     pub kind: ModelKind,
     /// Output columns of a classification head.

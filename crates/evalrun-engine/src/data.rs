@@ -58,6 +58,54 @@ impl Data {
         }
     }
 
+    /// The evaluation unit of each row: a row is its own unit (an example, a document),
+    /// except that text-to-text rows of one group (a MultiRC question) form one unit, the
+    /// bootstrap's. Units are numbered in order of first appearance.
+    fn unit_of_rows(&self) -> Vec<usize> {
+        match self {
+            Data::TextToText(d) => {
+                let mut of_group: std::collections::HashMap<u64, usize> = Default::default();
+                let mut next = 0;
+                d.examples
+                    .iter()
+                    .map(|e| {
+                        let mut fresh = || {
+                            next += 1;
+                            next - 1
+                        };
+                        match e.group {
+                            Some(g) => *of_group.entry(g).or_insert_with(fresh),
+                            None => fresh(),
+                        }
+                    })
+                    .collect()
+            }
+            _ => (0..self.len()).collect(),
+        }
+    }
+
+    /// Evaluation units (what `--shard` deals out).
+    pub fn units(&self) -> usize {
+        self.unit_of_rows().into_iter().max().map_or(0, |u| u + 1)
+    }
+
+    /// Keeps the units whose number `% count == index`: deterministic, whatever the batching.
+    pub fn shard(&mut self, shard: crate::Shard) {
+        fn retain<T>(rows: &mut Vec<T>, units: &[usize], shard: crate::Shard) {
+            let mut row = 0;
+            rows.retain(|_| {
+                row += 1;
+                units[row - 1] % shard.count == shard.index
+            });
+        }
+        let units = self.unit_of_rows();
+        match self {
+            Data::Head(d) => retain(&mut d.examples, &units, shard),
+            Data::Lm(d) => retain(&mut d.documents, &units, shard),
+            Data::TextToText(d) => retain(&mut d.examples, &units, shard),
+        }
+    }
+
     /// Keeps the first `n` evaluation units (examples, documents).
     pub fn truncate(&mut self, n: usize) {
         match self {

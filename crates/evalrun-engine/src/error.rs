@@ -21,6 +21,10 @@ pub enum EngineError {
     Bleu(#[from] evalrun_core::text::BleuError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Cache(#[from] evalrun_cache::CacheError),
+    #[error(transparent)]
+    Cached(#[from] evalrun_cache::CachedError),
     /// Data that is not there: the task is skipped in a suite run, an error when named.
     #[error("data not present: {0}")]
     Absent(String),
@@ -68,6 +72,8 @@ impl EngineError {
             EngineError::Squad(e) => e,
             EngineError::Bleu(e) => e,
             EngineError::Io(e) => e,
+            EngineError::Cache(e) => e,
+            EngineError::Cached(e) => e,
             EngineError::Context { source, .. } => source.as_ref(),
             EngineError::Absent(_) | EngineError::WrongKind(_) | EngineError::Message(_) => {
                 return None

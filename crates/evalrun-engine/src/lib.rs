@@ -20,6 +20,7 @@ pub mod error;
 pub mod fetch;
 pub mod head;
 pub mod lm;
+pub mod merge;
 pub mod presets;
 pub mod resolve;
 pub mod score;
@@ -28,7 +29,13 @@ mod time;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
+
+pub use evalrun_cache::CacheMode;
+use evalrun_cache::{Cache, CachedBackend, CachedError};
+use serde::{Deserialize, Serialize};
 
 use evalrun_core::bootstrap::BootstrapSpec;
 use evalrun_core::request::{Backend, ModelKind, Progress, Request, RequestKind, Response};
@@ -48,7 +55,7 @@ use resolve::{ModelResolver, ResolvedModel};
 pub use score::Scored;
 
 /// Text-to-text decoding flags.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DecodeFlags {
     pub max_new_tokens: Option<usize>,
     pub beams: Option<usize>,
@@ -58,7 +65,7 @@ pub struct DecodeFlags {
 }
 
 /// Causal-LM window flags.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LmFlags {
     /// Window length (default: the model's positions).
     pub context: Option<usize>,
@@ -78,8 +85,44 @@ impl Default for LmFlags {
     }
 }
 
+/// `--cache DIR --cache-mode MODE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheSettings {
+    pub dir: PathBuf,
+    #[serde(with = "mode_name")]
+    pub mode: CacheMode,
+}
+
+mod mode_name {
+    use evalrun_cache::CacheMode;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(mode: &CacheMode, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(mode.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CacheMode, D::Error> {
+        let text = String::deserialize(d)?;
+        CacheMode::parse(&text).ok_or_else(|| serde::de::Error::custom("unknown cache mode"))
+    }
+}
+
+/// `--shard I/N`: this run keeps the evaluation units whose position `% count == index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// 0-based.
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
 /// Everything one evaluation needs, resolved once from flags by the CLI.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     /// The subcommand (`run`, `glue`, `superglue`, `lm`, `perplexity`, `calibrate`).
     pub command: String,
@@ -109,6 +152,14 @@ pub struct Settings {
     pub limit: Option<usize>,
     pub decode: DecodeFlags,
     pub lm: LmFlags,
+    /// The request cache (default off).
+    #[serde(default)]
+    pub cache: Option<CacheSettings>,
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// Set by Ctrl-C: stop after the batch in flight (cached runs).
+    #[serde(skip)]
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl Settings {
@@ -143,6 +194,9 @@ impl Settings {
             limit: None,
             decode: DecodeFlags::default(),
             lm: LmFlags::default(),
+            cache: None,
+            shard: None,
+            interrupt: None,
         }
     }
 
@@ -436,10 +490,14 @@ pub fn evaluate_task<B: Backend>(
             let responses = answer(backend, &plan.requests, progress).map_err(|e| {
                 match e.find::<RuntimeError>() {
                     Some(RuntimeError::BadRequest { index, message }) => {
+                        // A cached backend sends a batch at a time: its index is in the batch.
+                        let index = e
+                            .find::<CachedError>()
+                            .map_or(*index, |c| c.position(*index));
                         EngineError::Message(format!(
                             "`{}` document {}: {message}",
                             d.path.display(),
-                            d.documents[plan.owner[*index]].id
+                            d.documents[plan.owner[index]].id
                         ))
                     }
                     _ => e,
@@ -546,6 +604,58 @@ pub fn model_provenance<B: Backend>(
     }
 }
 
+/// Where a run's backends come from: ONNX Runtime behind the request cache, or the responses
+/// of shard records ([`merge`]).
+pub trait Models {
+    type Backend: Backend;
+    /// How `--model` resolves for `task`.
+    fn resolve(&mut self, task: &Task) -> Result<ResolvedModel>;
+    /// A backend for a resolved model directory (called once per directory).
+    fn open(&mut self, resolved: &ResolvedModel) -> Result<Self::Backend>;
+}
+
+/// ONNX Runtime sessions, each behind the cache (when `--cache` is given) and keeping its
+/// responses (when `--shard` is given).
+struct OrtModels<'a> {
+    runtime: &'a Runtime,
+    resolver: &'a ModelResolver,
+    settings: &'a Settings,
+    options: BackendOptions,
+}
+
+impl Models for OrtModels<'_> {
+    type Backend = CachedBackend<OrtBackend>;
+
+    fn resolve(&mut self, task: &Task) -> Result<ResolvedModel> {
+        self.resolver
+            .resolve(&self.settings.model, model_task(task))
+    }
+
+    fn open(&mut self, resolved: &ResolvedModel) -> Result<Self::Backend> {
+        let backend = OrtBackend::open(self.runtime, &resolved.dir, self.options)?;
+        let cache = match &self.settings.cache {
+            Some(c) => Some(Cache::open(&c.dir, c.mode)?),
+            None => None,
+        };
+        let mut backend = CachedBackend::new(backend, cache, self.options.batch_size);
+        if let Some(flag) = &self.settings.interrupt {
+            backend = backend.with_interrupt(flag.clone());
+        }
+        if self.settings.shard.is_some() {
+            backend = backend.keeping();
+        }
+        Ok(backend)
+    }
+}
+
+/// What [`run_with`] leaves besides the evaluation: the backends, by model directory, and per
+/// task the directory, resolution and unit counts (for shard records).
+pub struct Ran<B> {
+    pub evaluation: Evaluation,
+    pub backends: BTreeMap<PathBuf, B>,
+    pub tasks: BTreeMap<String, evalrun_report::ShardTask>,
+}
+
 /// Runs the evaluation `settings` describes on ONNX Runtime.
 pub fn evaluate(
     settings: &Settings,
@@ -558,7 +668,94 @@ pub fn evaluate(
     let resolver = ModelResolver::new(settings.presets.as_deref(), settings.offline)?;
     let family = detect_family(settings, &catalog, &resolver)?;
     check_command(settings, family)?;
+    let options = BackendOptions {
+        max_length: settings.max_length,
+        batch_size: settings.batch_size(family),
+        context: settings.lm.context,
+        stride: settings.lm.stride,
+        batch_tokens: settings.lm.batch_tokens,
+    };
+    let mut models = OrtModels {
+        runtime,
+        resolver: &resolver,
+        settings,
+        options,
+    };
+    let provenance = RuntimeProvenance {
+        ort_version: runtime.version().to_string(),
+        ort_library: data::relative_to_cwd(runtime.library()),
+        execution_provider: runtime.execution_provider().to_string(),
+        device: settings.device.to_string(),
+        threads: settings.threads,
+        batch_size: options.batch_size,
+    };
+    let ran = run_with(
+        settings,
+        &catalog,
+        &resolver,
+        family,
+        provenance,
+        reporter,
+        &mut models,
+    )?;
+    let mut evaluation = ran.evaluation;
+    if let Some(cache) = &settings.cache {
+        let (hits, computed) = ran.backends.values().fold((0, 0), |(h, c), b| {
+            (h + b.stats().hits, c + b.stats().computed)
+        });
+        evaluation.record.cache = Some(evalrun_report::CacheUse {
+            path: cache
+                .dir
+                .join(evalrun_cache::FILE_NAME)
+                .display()
+                .to_string(),
+            mode: cache.mode.name().to_string(),
+            hits,
+            computed,
+        });
+    }
+    if let Some(shard) = settings.shard {
+        evaluation.record.shard = Some(evalrun_report::ShardRecord {
+            index: shard.index,
+            count: shard.count,
+            settings: serde_json::to_value(settings).map_err(std::io::Error::other)?,
+            models: ran
+                .backends
+                .iter()
+                .map(|(dir, b)| {
+                    (
+                        dir.display().to_string(),
+                        evalrun_report::ShardModel {
+                            info: b.info().clone(),
+                            fingerprint: b.fingerprint(),
+                            responses: b.kept().cloned().unwrap_or_default(),
+                        },
+                    )
+                })
+                .collect(),
+            tasks: ran.tasks,
+        });
+    }
+    evaluation.record.wall_seconds = started.elapsed().as_secs_f64();
+    if let Some(config) = evaluation.record.config.as_mut() {
+        config.started = started_utc;
+    }
+    Ok(evaluation)
+}
 
+/// The run itself, for any source of backends: tasks → data → `--limit` → `--shard` →
+/// requests → answers → scores → record.
+pub fn run_with<M: Models>(
+    settings: &Settings,
+    catalog: &Catalog,
+    resolver: &ModelResolver,
+    family: Family,
+    runtime: RuntimeProvenance,
+    reporter: &dyn Reporter,
+    models: &mut M,
+) -> Result<Ran<M::Backend>> {
+    let started = Instant::now();
+    let started_utc = time::utc_now();
     let file_task;
     let tasks: Vec<&Task> = match &settings.file {
         Some(path) => {
@@ -573,15 +770,16 @@ pub fn evaluate(
             file_task = Task::Lm(lm::file_task(path));
             vec![&file_task]
         }
-        None => select(settings, &catalog, family)?,
+        None => select(settings, catalog, family)?,
     };
     let names = settings.tasks.clone();
     let source = data::DataSource {
         data_dir: settings.data_dir.as_deref(),
-        resolver: &resolver,
+        resolver,
     };
     // Data first: it is cheap, and a missing file should not cost a model load.
     let mut originals: HashMap<String, usize> = HashMap::new();
+    let mut units: HashMap<String, (usize, usize)> = HashMap::new();
     let (datasets, skipped) = data::load_all(
         &tasks,
         |t| settings.file.is_some() || t.named_in(&names),
@@ -606,6 +804,18 @@ pub fn evaluate(
                     data.path().display()
                 )));
             }
+            let total = data.units();
+            if let Some(shard) = settings.shard {
+                data.shard(shard);
+                if data.is_empty() {
+                    return Err(EngineError::Message(format!(
+                        "shard {shard} of task `{}` has no units: the task has {total}, fewer than {} shards",
+                        task.name(),
+                        shard.count
+                    )));
+                }
+            }
+            units.insert(task.name().to_string(), (total, data.units()));
             Ok(data)
         },
         &source.origin(),
@@ -617,20 +827,14 @@ pub fn evaluate(
     }
 
     let batch_size = settings.batch_size(family);
-    let options = BackendOptions {
-        max_length: settings.max_length,
-        batch_size,
-        context: settings.lm.context,
-        stride: settings.lm.stride,
-        batch_tokens: settings.lm.batch_tokens,
-    };
-    let mut backends: HashMap<PathBuf, OrtBackend> = HashMap::new();
+    let mut backends: BTreeMap<PathBuf, M::Backend> = BTreeMap::new();
     let mut resolved_models: BTreeMap<String, String> = BTreeMap::new();
+    let mut shard_tasks = BTreeMap::new();
     let mut results = BTreeMap::new();
     let mut lines = Vec::new();
     let mut submissions = Vec::new();
     for (task, data) in &datasets {
-        let resolved = resolver.resolve(&settings.model, model_task(task))?;
+        let resolved = models.resolve(task)?;
         resolved_models.insert(
             model_task(task).to_string(),
             if resolved.origin == "local" {
@@ -641,7 +845,7 @@ pub fn evaluate(
         );
         let dir = resolved.dir.clone();
         if !backends.contains_key(&dir) {
-            let backend = OrtBackend::open(runtime, &dir, options)?;
+            let backend = models.open(&resolved)?;
             backends.insert(dir.clone(), backend);
         }
         let backend = backends.get_mut(&dir).expect("inserted above");
@@ -670,6 +874,17 @@ pub fn evaluate(
                 submissions.push((dir.join(file), body.clone()));
             }
         }
+        let (total, kept) = units.get(task.name()).copied().unwrap_or_default();
+        shard_tasks.insert(
+            task.name().to_string(),
+            evalrun_report::ShardTask {
+                model: dir.display().to_string(),
+                origin: resolved.origin.clone(),
+                labels: resolved.labels.clone(),
+                units: total,
+                kept,
+            },
+        );
         lines.extend(scored.lines);
         results.insert(task.name().to_string(), result);
     }
@@ -699,28 +914,27 @@ pub fn evaluate(
             seed: settings.bootstrap.seed,
             options: run_options(settings, family),
         }),
-        runtime: RuntimeProvenance {
-            ort_version: runtime.version().to_string(),
-            ort_library: data::relative_to_cwd(runtime.library()),
-            execution_provider: runtime.execution_provider().to_string(),
-            device: settings.device.to_string(),
-            threads: settings.threads,
-            batch_size,
-        },
+        runtime,
         results,
         skipped,
         averages: BTreeMap::new(),
         wall_seconds: 0.0,
+        cache: None,
+        shard: None,
     };
     record.compute_averages();
     record.wall_seconds = started.elapsed().as_secs_f64();
     let mut order: Vec<String> = tasks.iter().map(|t| t.name().to_string()).collect();
     order.retain(|t| record.results.contains_key(t) || record.skipped.contains_key(t));
-    Ok(Evaluation {
-        record,
-        lines,
-        submissions,
-        order,
+    Ok(Ran {
+        evaluation: Evaluation {
+            record,
+            lines,
+            submissions,
+            order,
+        },
+        backends,
+        tasks: shard_tasks,
     })
 }
 

@@ -14,7 +14,7 @@ pub mod render;
 pub mod write;
 
 pub use record::{
-    DataProvenance, GraphHash, ModelProvenance, PredictionLine, RunConfig, RunRecord,
-    RuntimeProvenance, TaskResult,
+    CacheUse, DataProvenance, GraphHash, ModelProvenance, PredictionLine, RunConfig, RunRecord,
+    RuntimeProvenance, ShardModel, ShardRecord, ShardTask, TaskResult,
 };
 pub use write::{sha256_file, write_atomic, ReportError};

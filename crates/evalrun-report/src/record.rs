@@ -25,6 +25,63 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub averages: BTreeMap<String, AverageRecord>,
     pub wall_seconds: f64,
+    /// How the request cache (`--cache`) answered this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheUse>,
+    /// A shard run (`--shard I/N`): what `evalrun merge` needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
+}
+
+/// Requests answered from the cache and by the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheUse {
+    /// The SQLite file.
+    pub path: String,
+    /// `read-write`, `read` or `refresh`.
+    pub mode: String,
+    /// Requests answered from the cache (no model call).
+    pub hits: usize,
+    /// Requests the model answered.
+    pub computed: usize,
+}
+
+/// One shard of a sharded run: which units it kept, the settings it ran with and every
+/// response it received, so that `evalrun merge` scores all shards' units together, exactly
+/// as one unsharded run would, without the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// 0-based: this shard kept the units whose position `% count == index`.
+    pub index: usize,
+    pub count: usize,
+    /// The engine's settings, as the engine wrote them.
+    pub settings: serde_json::Value,
+    /// Per model directory: what the backend said about itself and its responses by key.
+    pub models: BTreeMap<String, ShardModel>,
+    /// Per task.
+    pub tasks: BTreeMap<String, ShardTask>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardModel {
+    pub info: evalrun_core::request::ModelInfo,
+    pub fingerprint: BTreeMap<String, String>,
+    /// Request key (sha256 of fingerprint and request) → response.
+    pub responses: BTreeMap<String, evalrun_core::request::Response>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardTask {
+    /// The key of `models` this task ran on.
+    pub model: String,
+    /// How `--model` resolved for the task (`local` or `org/name@commit …`).
+    pub origin: String,
+    /// Label names from a preset, when it gave them.
+    pub labels: Option<Vec<String>>,
+    /// Evaluation units of the task (after `--limit`), before sharding.
+    pub units: usize,
+    /// Units this shard kept.
+    pub kept: usize,
 }
 
 /// The run's configuration: everything needed to run it again.

@@ -93,6 +93,8 @@ fn table_matches_golden_file() {
         skipped,
         averages: BTreeMap::new(),
         wall_seconds: 1.0,
+        cache: None,
+        shard: None,
     };
     record.compute_averages();
     let order: Vec<String> = ["cola", "mrpc", "stsb", "qqp"]
@@ -173,6 +175,8 @@ fn lm_rows_keep_perplexities_and_bits_as_they_are_under_a_model_caption() {
         skipped: BTreeMap::new(),
         averages: BTreeMap::new(),
         wall_seconds: 1.0,
+        cache: None,
+        shard: None,
     };
     let table = evalrun_report::markdown::render(
         &record,
