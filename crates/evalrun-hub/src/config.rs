@@ -50,6 +50,13 @@ pub struct HubConfig {
     pub connect_timeout: Duration,
     /// Longest wait for response headers or for any single read of a body.
     pub read_timeout: Duration,
+    /// A download attempt that receives fewer than `stall_bytes` in any window this long is
+    /// cut and counts as a failure (a server that drips bytes).
+    pub stall_window: Duration,
+    pub stall_bytes: u64,
+    /// A file (or request) that has made no progress for this long is given up, however many
+    /// retries are left (a server that hangs, or truncates every body).
+    pub no_progress_deadline: Duration,
     /// Show indicatif progress bars on stderr (they hide themselves when stderr is not a
     /// terminal).
     pub progress: bool,
@@ -67,6 +74,9 @@ impl fmt::Debug for HubConfig {
             .field("backoff_max", &self.backoff_max)
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("stall_window", &self.stall_window)
+            .field("stall_bytes", &self.stall_bytes)
+            .field("no_progress_deadline", &self.no_progress_deadline)
             .field("progress", &self.progress)
             .finish()
     }
@@ -84,7 +94,10 @@ impl HubConfig {
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(8),
             connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(20),
+            stall_window: Duration::from_secs(30),
+            stall_bytes: 64 * 1024,
+            no_progress_deadline: Duration::from_secs(90),
             progress: true,
         }
     }

@@ -91,9 +91,11 @@ pub enum HubError {
         message: Option<String>,
     },
 
-    /// 5xx, timeouts and connection errors that persisted through every retry.
+    /// 5xx, timeouts and connection errors that persisted through every retry, or a
+    /// failure that retrying cannot fix (the host name does not resolve).
     #[error(
-        "could not reach the Hub at `{endpoint}` for {target} after {attempts} attempts: {detail}"
+        "could not reach the Hub at `{endpoint}` for {target} after {attempts} attempt{}: {detail}. Without network, run with `--offline` (HF_HUB_OFFLINE=1) on a filled cache, or fetch the model once where the Hub is reachable (`evalrun fetch`) and copy the cache",
+        if *attempts == 1 { "" } else { "s" }
     )]
     Network {
         target: Box<Target>,

@@ -30,6 +30,9 @@ use crate::error::{status_error, HubError, Target};
 use crate::repo::{is_commit_hash, is_lower_hex, validate_file_path, RepoId, RepoType};
 
 const MAX_REDIRECTS: usize = 10;
+/// How far past its high-water mark a failed download attempt must have brought the file for
+/// the failure not to count against the retry budget.
+const MIN_PROGRESS: u64 = 1 << 20;
 const HEADER_REPO_COMMIT: &str = "x-repo-commit";
 const HEADER_LINKED_ETAG: &str = "x-linked-etag";
 const HEADER_LINKED_SIZE: &str = "x-linked-size";
@@ -261,36 +264,7 @@ impl Hub {
                 .map_err(|e| Failure::Retry(format!("reading the listing: {}", error_chain(&e))))
         })?;
 
-        #[derive(Deserialize)]
-        struct ApiInfo {
-            sha: Option<String>,
-            #[serde(default)]
-            siblings: Vec<ApiSibling>,
-        }
-        #[derive(Deserialize)]
-        struct ApiSibling {
-            rfilename: String,
-        }
-        let info: ApiInfo = serde_json::from_slice(&body).map_err(|e| HubError::BadResponse {
-            target: Box::new(target.clone()),
-            reason: format!("the listing is not the expected JSON: {e}"),
-        })?;
-        let commit =
-            info.sha
-                .filter(|s| is_commit_hash(s))
-                .ok_or_else(|| HubError::BadResponse {
-                    target: Box::new(target.clone()),
-                    reason: "the listing has no 40-hex `sha`".into(),
-                })?;
-        let mut files = Vec::with_capacity(info.siblings.len());
-        for sibling in info.siblings {
-            validate_file_path(&sibling.rfilename).map_err(|reason| HubError::UnsafePath {
-                repo: target.to_string(),
-                path: sibling.rfilename.clone(),
-                reason,
-            })?;
-            files.push(sibling.rfilename);
-        }
+        let (commit, files) = parse_listing(&body, &target)?;
         RepoCache::new(&self.config.cache_dir, repo).write_ref(&repo.revision, &commit)?;
         Ok(RepoInfo { commit, files })
     }
@@ -428,6 +402,13 @@ impl Hub {
         tracing::info!(%target, size = ?meta.size, "downloading");
         let progress = self.progress_bar(meta.size, target.file.as_deref().unwrap_or(""));
 
+        // A failed attempt counts against the retry budget unless it moved the bytes on disk
+        // at least MIN_PROGRESS past their previous high-water mark: a server that truncates
+        // every body and ignores `Range` restarts at 0 each time, and one that drips bytes
+        // is cut by the stall rule, so both run out of retries. Whatever the retries, a file
+        // that has not made such progress for `no_progress_deadline` is given up.
+        let mut high_water = fs::metadata(&incomplete).map_or(0, |m| m.len());
+        let mut last_progress = std::time::Instant::now();
         let mut failures = 0u32;
         loop {
             match self.fetch_attempt(meta, &incomplete, target, &progress) {
@@ -436,12 +417,27 @@ impl Hub {
                     progress.abandon();
                     return Err(e);
                 }
-                Err((Failure::Retry(detail), progressed)) => {
-                    // A drop after some progress is not held against the retry budget: each
-                    // resumed attempt moves forward, so this still ends.
-                    failures = if progressed { 1 } else { failures + 1 };
-                    if failures > self.config.max_retries {
+                Err((Failure::Retry(detail), on_disk)) => {
+                    if on_disk >= high_water.saturating_add(MIN_PROGRESS) {
+                        failures = 1;
+                        last_progress = std::time::Instant::now();
+                    } else {
+                        failures += 1;
+                    }
+                    high_water = high_water.max(on_disk);
+                    let stuck = last_progress.elapsed();
+                    if failures > self.config.max_retries
+                        || stuck >= self.config.no_progress_deadline
+                    {
                         progress.abandon();
+                        let detail = if failures > self.config.max_retries {
+                            detail
+                        } else {
+                            format!(
+                                "{detail}; no progress for {} s (the limit)",
+                                stuck.as_secs()
+                            )
+                        };
                         return Err(self.network_error(target, failures, detail));
                     }
                     let delay = self.backoff(failures);
@@ -461,16 +457,16 @@ impl Hub {
         Ok(())
     }
 
-    /// One `GET` (with `Range` when part of the file is there). The bool says whether bytes
-    /// were written before a failure.
+    /// One `GET` (with `Range` when part of the file is there). A failure carries the bytes
+    /// on disk when it happened.
     fn fetch_attempt(
         &self,
         meta: &FileMetadata,
         incomplete: &Path,
         target: &Target,
         progress: &ProgressBar,
-    ) -> Result<(), (Failure, bool)> {
-        let io_fatal = |e: io::Error| (Failure::Fatal(HubError::io(incomplete, e)), false);
+    ) -> Result<(), (Failure, u64)> {
+        let io_fatal = |e: io::Error| (Failure::Fatal(HubError::io(incomplete, e)), 0);
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -491,7 +487,7 @@ impl Hub {
         let range = (have > 0).then_some(have);
         let mut response = self
             .get(&meta.location, meta.location_is_endpoint, range, target)
-            .map_err(|f| (f, false))?;
+            .map_err(|f| (f, have))?;
         match response.status().as_u16() {
             206 => {
                 let expected = format!("bytes {have}-");
@@ -503,7 +499,7 @@ impl Hub {
                         Failure::Retry(
                             "the server answered an unexpected range; restarting".into(),
                         ),
-                        false,
+                        0,
                     ));
                 }
                 tracing::debug!(%target, from = have, "resuming");
@@ -519,12 +515,12 @@ impl Hub {
                 file.set_len(0).map_err(io_fatal)?;
                 return Err((
                     Failure::Retry("range not satisfiable; restarting".into()),
-                    false,
+                    0,
                 ));
             }
             _ => {
                 let sent = meta.location_is_endpoint;
-                return Err((self.status_failure(response, target, sent), false));
+                return Err((self.status_failure(response, target, sent), have));
             }
         }
         file.seek(SeekFrom::Start(have)).map_err(io_fatal)?;
@@ -532,14 +528,32 @@ impl Hub {
 
         let mut written = 0u64;
         let mut buf = vec![0u8; 256 * 1024];
+        // The stall rule: at least `stall_bytes` in every `stall_window`.
+        let mut window_start = std::time::Instant::now();
+        let mut window_bytes = 0u64;
         loop {
             match response.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    file.write_all(&buf[..n])
-                        .map_err(|e| (Failure::Fatal(HubError::io(incomplete, e)), true))?;
+                    file.write_all(&buf[..n]).map_err(|e| {
+                        (Failure::Fatal(HubError::io(incomplete, e)), have + written)
+                    })?;
                     written += n as u64;
+                    window_bytes += n as u64;
                     progress.inc(n as u64);
+                    if window_start.elapsed() >= self.config.stall_window {
+                        if window_bytes < self.config.stall_bytes {
+                            let _ = file.sync_all();
+                            let detail = format!(
+                                "the download stalled: {window_bytes} bytes in the last {} s (at least {} expected)",
+                                self.config.stall_window.as_secs(),
+                                self.config.stall_bytes
+                            );
+                            return Err((Failure::Retry(detail), have + written));
+                        }
+                        window_start = std::time::Instant::now();
+                        window_bytes = 0;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -548,16 +562,16 @@ impl Hub {
                         have + written,
                         error_chain(&e)
                     );
-                    return Err((Failure::Retry(detail), written > 0));
+                    return Err((Failure::Retry(detail), have + written));
                 }
             }
         }
         file.sync_all()
-            .map_err(|e| (Failure::Fatal(HubError::io(incomplete, e)), true))?;
+            .map_err(|e| (Failure::Fatal(HubError::io(incomplete, e)), have + written))?;
         let total = have + written;
         if let Some(size) = meta.size.filter(|&s| total < s) {
             let detail = format!("the connection closed after {total} of {size} bytes");
-            return Err((Failure::Retry(detail), written > 0));
+            return Err((Failure::Retry(detail), total));
         }
         Ok(())
     }
@@ -663,17 +677,49 @@ impl Hub {
                     target: Box::new(target.clone()),
                     reason: format!("cannot build a request for `{url}`: {}", error_chain(&e)),
                 })
+            } else if e.is_connect() && is_name_resolution(&error_chain(&e)) {
+                // A name that does not resolve will not resolve in 15 s either.
+                Failure::Fatal(self.network_error(
+                    target,
+                    1,
+                    format!(
+                        "the host `{}` does not resolve (no network, or a wrong HF_ENDPOINT)",
+                        url.host_str().unwrap_or_default()
+                    ),
+                ))
             } else {
                 Failure::Retry(format!("{method} `{url}`: {}", error_chain(&e)))
             }
         })
     }
 
+    /// A server's `X-Error-Message`, fit to print: the token (should a server echo it) and
+    /// control characters removed, and at most 300 characters.
+    fn server_message(&self, message: Option<String>) -> Option<String> {
+        let mut message = message?;
+        if let Some(token) = self
+            .config
+            .token
+            .as_ref()
+            .filter(|t| !t.expose().is_empty())
+        {
+            message = message.replace(token.expose(), "<redacted>");
+        }
+        let mut clean: String = message
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if clean.chars().count() > 300 {
+            clean = clean.chars().take(300).collect::<String>() + "…";
+        }
+        Some(clean)
+    }
+
     fn status_failure(&self, response: Response, target: &Target, send_token: bool) -> Failure {
         let status = response.status().as_u16();
         let headers = response.headers();
-        let code = header(headers, HEADER_ERROR_CODE);
-        let message = header(headers, HEADER_ERROR_MESSAGE);
+        let code = self.server_message(header(headers, HEADER_ERROR_CODE));
+        let message = self.server_message(header(headers, HEADER_ERROR_MESSAGE));
         if status >= 500 || status == 408 || status == 429 {
             let mut detail = format!("HTTP {status} from `{}`", response.url());
             if let Some(message) = message {
@@ -696,6 +742,7 @@ impl Hub {
         target: &Target,
         mut attempt: impl FnMut() -> Result<T, Failure>,
     ) -> Result<T, HubError> {
+        let started = std::time::Instant::now();
         let mut failures = 0u32;
         loop {
             match attempt() {
@@ -704,6 +751,13 @@ impl Hub {
                 Err(Failure::Retry(detail)) => {
                     failures += 1;
                     if failures > self.config.max_retries {
+                        return Err(self.network_error(target, failures, detail));
+                    }
+                    if started.elapsed() >= self.config.no_progress_deadline {
+                        let detail = format!(
+                            "{detail}; gave up after {} s (the limit)",
+                            started.elapsed().as_secs()
+                        );
                         return Err(self.network_error(target, failures, detail));
                     }
                     let delay = self.backoff(failures);
@@ -822,6 +876,55 @@ fn is_safe_etag(etag: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// A repo listing (`/api/models/<repo>/revision/<rev>`): its commit and file names, every
+/// name checked so that none can escape the snapshot directory.
+fn parse_listing(body: &[u8], target: &Target) -> Result<(String, Vec<String>), HubError> {
+    #[derive(Deserialize)]
+    struct ApiInfo {
+        sha: Option<String>,
+        #[serde(default)]
+        siblings: Vec<ApiSibling>,
+    }
+    #[derive(Deserialize)]
+    struct ApiSibling {
+        rfilename: String,
+    }
+    let info: ApiInfo = serde_json::from_slice(body).map_err(|e| HubError::BadResponse {
+        target: Box::new(target.clone()),
+        reason: format!("the listing is not the expected JSON: {e}"),
+    })?;
+    let commit = info
+        .sha
+        .filter(|s| is_commit_hash(s))
+        .ok_or_else(|| HubError::BadResponse {
+            target: Box::new(target.clone()),
+            reason: "the listing has no 40-hex `sha`".into(),
+        })?;
+    let mut files = Vec::with_capacity(info.siblings.len());
+    for sibling in info.siblings {
+        validate_file_path(&sibling.rfilename).map_err(|reason| HubError::UnsafePath {
+            repo: target.to_string(),
+            path: sibling.rfilename.clone(),
+            reason,
+        })?;
+        files.push(sibling.rfilename);
+    }
+    Ok((commit, files))
+}
+
+/// Whether a connect error's text says the host name did not resolve.
+fn is_name_resolution(chain: &str) -> bool {
+    let chain = chain.to_ascii_lowercase();
+    [
+        "dns error",
+        "failed to lookup address",
+        "name or service not known",
+        "no address associated",
+    ]
+    .iter()
+    .any(|m| chain.contains(m))
+}
+
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
@@ -905,6 +1008,36 @@ mod tests {
         assert!(is_relative("/org/new/resolve/main/x"));
         assert!(!is_relative("https://cdn.example/x"));
         assert!(!is_relative("//cdn.example/x"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn listings_from_arbitrary_and_mutated_bytes_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            cuts in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..6),
+        ) {
+            let target = Target {
+                kind: RepoType::Model,
+                repo: "org/name".into(),
+                revision: "main".into(),
+                file: None,
+            };
+            let _ = parse_listing(&bytes, &target);
+            let mut seed = br#"{"sha": "0123456789abcdef0123456789abcdef01234567", "siblings": [{"rfilename": "config.json"}, {"rfilename": "onnx/model.onnx"}]}"#.to_vec();
+            for (at, b) in cuts {
+                let at = at % seed.len();
+                seed[at] = b;
+            }
+            match parse_listing(&seed, &target) {
+                Ok((commit, files)) => {
+                    proptest::prop_assert_eq!(commit.len(), 40);
+                    for f in files {
+                        proptest::prop_assert!(!f.starts_with('/') && !f.split('/').any(|c| c == ".."), "{}", f);
+                    }
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().contains("org/name"), "{}", e),
+            }
+        }
     }
 
     #[test]

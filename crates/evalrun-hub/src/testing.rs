@@ -116,13 +116,26 @@ pub enum Fault {
     /// Answer `307` with this `Location` (relative or absolute), as the Hub does for a
     /// renamed repo (any method).
     Redirect(String),
+    /// Ignore any `Range` header (answer 200 with the full `Content-Length`), send this many
+    /// body bytes, then close. `GET` only.
+    TruncateIgnoringRange(usize),
+    /// Send the headers, then one body byte per interval. `GET` only.
+    Drip(Duration),
+    /// Read the request, then send nothing for this long and close (any method).
+    Hang(Duration),
+    /// Answer this status with this `X-Error-Message` (any method).
+    ErrorMessage(u16, String),
 }
 
 impl Fault {
     fn applies_to(&self, method: &str) -> bool {
         match self {
-            Fault::DropAfter(_) | Fault::WrongBytes => method == "GET",
-            Fault::Status(_) | Fault::Delay(_) | Fault::Redirect(_) => true,
+            Fault::DropAfter(_)
+            | Fault::WrongBytes
+            | Fault::TruncateIgnoringRange(_)
+            | Fault::Drip(_) => method == "GET",
+            Fault::Status(_) | Fault::Delay(_) | Fault::Redirect(_) | Fault::Hang(_) => true,
+            Fault::ErrorMessage(..) => true,
         }
     }
 }
@@ -351,7 +364,27 @@ fn handle_connection(stream: TcpStream, state: &State) {
     let fault = take_fault(state, &request);
     let mut drop_after = None;
     let mut corrupt = false;
+    let mut drip = None;
     let reply = match fault {
+        Some(Fault::Hang(duration)) => {
+            std::thread::sleep(duration);
+            return;
+        }
+        Some(Fault::ErrorMessage(code, message)) => Reply::error(code, "TestError", &message),
+        Some(Fault::TruncateIgnoringRange(n)) => {
+            drop_after = Some(n);
+            let mut request = Request {
+                method: request.method.clone(),
+                target: request.target.clone(),
+                headers: request.headers.clone(),
+            };
+            request.headers.remove("range");
+            route(state, &request, authorization.as_deref())
+        }
+        Some(Fault::Drip(interval)) => {
+            drip = Some(interval);
+            route(state, &request, authorization.as_deref())
+        }
         Some(Fault::Status(code)) => Reply::new(code),
         Some(Fault::Redirect(location)) => Reply::new(307).header("Location", location),
         Some(Fault::Delay(delay)) => {
@@ -368,7 +401,7 @@ fn handle_connection(stream: TcpStream, state: &State) {
         }
         None => route(state, &request, authorization.as_deref()),
     };
-    let _ = write_reply(&stream, &request, reply, drop_after, corrupt);
+    let _ = write_reply(&stream, &request, reply, drop_after, corrupt, drip);
     let _ = stream.shutdown(Shutdown::Both);
 }
 
@@ -395,6 +428,7 @@ fn write_reply(
     reply: Reply,
     drop_after: Option<usize>,
     corrupt: bool,
+    drip: Option<Duration>,
 ) -> std::io::Result<()> {
     let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
     let has_length = reply
@@ -419,6 +453,15 @@ fn write_reply(
         }
     }
     let end = drop_after.map_or(body.len(), |n| n.min(body.len()));
+    if let Some(interval) = drip {
+        stream.flush()?;
+        for byte in &body[..end] {
+            std::thread::sleep(interval);
+            stream.write_all(std::slice::from_ref(byte))?;
+            stream.flush()?;
+        }
+        return Ok(());
+    }
     stream.write_all(&body[..end])?;
     stream.flush()
 }

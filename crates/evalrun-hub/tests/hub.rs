@@ -760,3 +760,109 @@ fn url_files_are_pinned_by_sha256() {
     assert!(matches!(err, HubError::Offline { .. }), "{err}");
     assert!(err.to_string().contains("ptb.test.txt"), "{err}");
 }
+
+/// Issue 11, defect 3: a server that truncates every body and ignores `Range` used to loop for
+/// ever (bytes received reset the attempt count). Now each attempt that does not pass the
+/// high-water mark counts.
+#[test]
+fn a_server_that_truncates_every_body_and_ignores_range_runs_out_of_retries() {
+    let repo_spec = tiny_repo();
+    let sha256 = repo_spec.etag("onnx/model.onnx").unwrap();
+    let server = HubServer::start(vec![repo_spec]);
+    server.inject_n(
+        &format!("/cdn/{sha256}"),
+        Fault::TruncateIgnoringRange(1000),
+        usize::MAX,
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let hub = hub(&server, cache.path());
+    let err = hub
+        .download(&RepoId::model("org/tiny").unwrap(), "onnx/model.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("after 4 attempts") && err.contains("after 1000 bytes"),
+        "{err}"
+    );
+    assert_eq!(gets(&server.requests(), &sha256), 4);
+}
+
+/// Defect 4: a server that drips one byte at a time is cut by the stall rule, and a server that
+/// never answers is given up at the no-progress deadline, each within a bounded time.
+#[test]
+fn dripping_and_hanging_servers_end_in_bounded_time() {
+    let repo_spec = tiny_repo();
+    let sha256 = repo_spec.etag("onnx/model.onnx").unwrap();
+    let server = HubServer::start(vec![repo_spec]);
+    server.inject_n(
+        &format!("/cdn/{sha256}"),
+        Fault::Drip(Duration::from_millis(20)),
+        usize::MAX,
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let mut config = config(&server.endpoint(), cache.path());
+    config.stall_window = Duration::from_millis(500);
+    config.stall_bytes = 1024;
+    let hub = Hub::new(config.clone()).unwrap();
+    let started = std::time::Instant::now();
+    let err = hub
+        .download(&RepoId::model("org/tiny").unwrap(), "onnx/model.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stalled"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let server = HubServer::start(vec![tiny_repo()]);
+    server.inject_n(
+        "/resolve/main/config.json",
+        Fault::Hang(Duration::from_secs(30)),
+        usize::MAX,
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let mut config = config.clone().with_endpoint(&server.endpoint());
+    config.cache_dir = cache.path().to_path_buf();
+    config.read_timeout = Duration::from_millis(300);
+    config.max_retries = 1000;
+    config.no_progress_deadline = Duration::from_secs(2);
+    let hub = Hub::new(config).unwrap();
+    let started = std::time::Instant::now();
+    let err = hub
+        .download(&RepoId::model("org/tiny").unwrap(), "config.json")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("gave up after"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A host name that does not resolve is not retried: one attempt, and the message says what to
+/// do without network.
+#[test]
+fn an_unresolvable_host_fails_at_once_and_suggests_offline() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut config = config("http://no-such-host.invalid", cache.path());
+    config.max_retries = 5;
+    config.backoff_base = Duration::from_secs(2);
+    let hub = Hub::new(config).unwrap();
+    let started = std::time::Instant::now();
+    let err = hub
+        .download(&RepoId::model("org/tiny").unwrap(), "config.json")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains("does not resolve") && err.contains("--offline"),
+        "{err}"
+    );
+}
