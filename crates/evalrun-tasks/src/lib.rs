@@ -15,6 +15,9 @@ pub mod registry;
 pub mod spec;
 pub mod t2t;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use catalog::{Catalog, Task, TaskKind};
 pub use data::{load_split, Dataset};
 pub use error::{DataError, TaskError};
