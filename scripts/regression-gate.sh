@@ -23,7 +23,7 @@ for name in glue-fixtures minilm-sts t5-glue t5-superglue lm-fixture; do
     "$evalrun" check "$out/$name.json" --baseline "results/baselines/$name.json" --bless
   else
     "$evalrun" check "$out/$name.json" --baseline "results/baselines/$name.json" \
-      --tolerance-file results/baselines/tolerances.toml || status=$?
+      --tolerance-file results/baselines/tolerances.toml --direction both || status=$?
   fi
 done
 exit "$status"

@@ -89,12 +89,13 @@ fn check_exits_0_within_1_outside_2_on_error() {
     assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
 
     let dir = tempfile::tempdir().unwrap();
-    let moved = perturbed(dir.path(), "cola", "mcc", 0.01);
+    // A drop: MCC is better high, so a drop beyond the tolerance is a regression.
+    let moved = perturbed(dir.path(), "cola", "mcc", -0.01);
     let failed = evalrun(&["check", path_str(&moved), "--baseline", &b]);
     assert_eq!(failed.status.code(), Some(1));
     let err = stderr(&failed);
     assert!(
-        err.contains("FAIL cola.mcc: +0.010000 from the baseline, tolerance 0.000100"),
+        err.contains("FAIL cola.mcc: -0.010000 from the baseline, tolerance 0.000100"),
         "{err}"
     );
     assert!(stdout(&failed).contains("**FAIL**"));
@@ -169,11 +170,15 @@ fn bless_is_the_only_way_to_replace_a_baseline() {
         std::fs::read(&target).unwrap(),
         std::fs::read(&moved).unwrap()
     );
+    // The original is 0.05 better than the blessed baseline: a failure only when any move
+    // fails.
     let again = evalrun(&[
         "check",
         path_str(&baseline()),
         "--baseline",
         path_str(&target),
+        "--direction",
+        "both",
     ]);
     assert_eq!(again.status.code(), Some(1));
     assert_eq!(
@@ -205,7 +210,7 @@ fn diff_lists_metric_deltas_and_changed_examples() {
         text.contains("| rte | accuracy | 55.60 | 56.60 | +1.00 |"),
         "{text}"
     );
-    assert!(text.contains("1 examples changed prediction."), "{text}");
+    assert!(text.contains("; 1 changed prediction."), "{text}");
     assert!(
         text.contains("| 1 | \"entailment\" | \"entailment\" | \"not_entailment\" |"),
         "{text}"

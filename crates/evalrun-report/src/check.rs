@@ -14,7 +14,15 @@
 //! [metrics.stsb]
 //! spread = 3.0                      # 3 × calibrated run-to-run spread
 //! ci = 2.0                          # 2 × sqrt(se_run² + se_baseline²) from the bootstrap
+//! [metrics."wikitext2.word_perplexity"]
+//! direction = "both"                # fail on a move either way (default: worse only)
 //! ```
+//!
+//! Direction: by default a metric fails only when it moves beyond its tolerance in its worse
+//! direction (down for accuracy, up for perplexity, as the record's `higher_is_better` says);
+//! a move beyond it in the better direction passes and is reported as an improvement.
+//! `direction = "higher"` (higher is better), `"lower"` or `"both"` (any move fails) overrides it
+//! per rule, and `evalrun check --direction` for every metric.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,6 +31,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::RunRecord;
 use crate::write::ReportError;
+
+/// Which moves beyond the tolerance fail the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Higher is better: only a drop fails.
+    Higher,
+    /// Lower is better: only a rise fails.
+    Lower,
+    /// Any move fails (exact reproduction).
+    Both,
+}
+
+impl Direction {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "higher" => Ok(Direction::Higher),
+            "lower" => Ok(Direction::Lower),
+            "both" => Ok(Direction::Both),
+            other => Err(format!(
+                "direction `{other}` is not `higher` (higher is better), `lower` or `both`"
+            )),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +68,9 @@ pub struct Rule {
     pub spread: Option<f64>,
     #[serde(default)]
     pub ci: Option<f64>,
+    /// Which moves fail; default: the metric's worse direction.
+    #[serde(default)]
+    pub direction: Option<Direction>,
 }
 
 pub const DEFAULT_RULE: Rule = Rule {
@@ -42,6 +78,7 @@ pub const DEFAULT_RULE: Rule = Rule {
     relative: None,
     spread: None,
     ci: None,
+    direction: None,
 };
 
 impl Rule {
@@ -80,7 +117,8 @@ impl Rule {
             parts.push(format!("abs {a}"));
         }
         if let Some(r) = self.relative {
-            parts.push(format!("rel {}%", r * 100.0));
+            // Rounded to 9 decimals, so 1e-6 prints as 0.0001% and not 0.00009999999999999999%.
+            parts.push(format!("rel {}%", (r * 100.0 * 1e9).round() / 1e9));
         }
         if let Some(k) = self.spread {
             parts.push(format!("{k}×spread"));
@@ -88,7 +126,7 @@ impl Rule {
         if let Some(k) = self.ci {
             parts.push(format!("{k}×CI se"));
         }
-        parts.join(" | ")
+        parts.join(", ")
     }
 }
 
@@ -123,6 +161,24 @@ impl ToleranceFile {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        let uses_spread = file
+            .default
+            .iter()
+            .map(|r| ("[default]".to_string(), r))
+            .chain(
+                file.metrics
+                    .iter()
+                    .map(|(k, r)| (format!("[metrics.\"{k}\"]"), r)),
+            )
+            .find(|(_, r)| r.spread.is_some());
+        if let (Some((name, _)), None) = (&uses_spread, &file.spread_file) {
+            return Err(ReportError::BadRecord {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{name} sets `spread` but the file names no `spread_file`; write one with `evalrun calibrate --spread spread.json ...` and add `spread_file = \"spread.json\"`"
+                ),
+            });
+        }
         let spread = match &file.spread_file {
             Some(name) => {
                 let spread_path = path.parent().unwrap_or(Path::new(".")).join(name);
@@ -168,7 +224,42 @@ pub struct CheckRow {
     /// The run's 95% interval, when it has one.
     pub ci: Option<(f64, f64)>,
     pub pass: bool,
+    /// Whether a value was compared (both sides defined).
+    pub compared: bool,
+    /// Beyond the tolerance in the better direction (passes; reported).
+    pub improved: bool,
     pub note: String,
+}
+
+/// How the gate went, counted honestly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Baseline metrics whose values were compared.
+    pub compared: usize,
+    pub failed: usize,
+    /// Compared and beyond the tolerance in the better direction.
+    pub improved: usize,
+    /// Undefined (NaN/empty) in both.
+    pub undefined: usize,
+    /// Only the run has them.
+    pub not_gated: usize,
+}
+
+pub fn summarize(rows: &[CheckRow]) -> Summary {
+    let mut s = Summary::default();
+    for r in rows {
+        if r.compared {
+            s.compared += 1;
+        } else if r.pass && r.baseline.is_none() && r.run.is_none() && r.note == "undefined in both"
+        {
+            s.undefined += 1;
+        } else if r.pass {
+            s.not_gated += 1;
+        }
+        s.failed += usize::from(!r.pass);
+        s.improved += usize::from(r.improved);
+    }
+    s
 }
 
 /// Gates `run` against `baseline`. Every baseline metric is checked; metrics only the run has
@@ -179,11 +270,23 @@ pub fn check(
     tolerances: &ToleranceFile,
     spread: Option<&Spread>,
     fallback: Rule,
+    direction: Option<Direction>,
 ) -> Vec<CheckRow> {
     let mut rows = Vec::new();
     for (task, base) in &baseline.results {
         for (metric, base_value) in &base.metrics {
-            let rule = tolerances.rule_for(task, metric, fallback);
+            let mut rule = tolerances.rule_for(task, metric, fallback);
+            if rule.absolute.is_none()
+                && rule.relative.is_none()
+                && rule.spread.is_none()
+                && rule.ci.is_none()
+            {
+                // A rule that only sets a direction keeps the fallback's allowance.
+                rule = Rule {
+                    direction: rule.direction,
+                    ..fallback
+                };
+            }
             let result = run.results.get(task);
             let run_value = result.and_then(|r| r.metrics.get(metric).copied());
             let ci = result
@@ -209,6 +312,19 @@ pub fn check(
                 };
                 tolerance = tolerance.max(k * (se(result).powi(2) + se(Some(base)).powi(2)).sqrt());
             }
+            let higher_is_better = base
+                .higher_is_better
+                .get(metric)
+                .or_else(|| result.and_then(|r| r.higher_is_better.get(metric)))
+                .copied()
+                .or_else(|| evalrun_core::Metric::from_name(metric).map(|m| m.higher_is_better()))
+                .unwrap_or(true);
+            let direction = direction.or(rule.direction).unwrap_or(if higher_is_better {
+                Direction::Higher
+            } else {
+                Direction::Lower
+            });
+            let mut improved = false;
             let (pass, delta, note) = match (run_value, base_value) {
                 (None, _) if result.is_none() => {
                     (false, None, "task missing from the run".to_string())
@@ -217,10 +333,27 @@ pub fn check(
                 (Some(None), None) => (true, None, "undefined in both".to_string()),
                 (Some(Some(r)), Some(b)) => {
                     let d = r - b;
-                    (d.abs() <= tolerance, Some(d), String::new())
+                    let beyond = d.abs() > tolerance;
+                    let better = match direction {
+                        Direction::Higher => d > 0.0,
+                        Direction::Lower => d < 0.0,
+                        Direction::Both => false,
+                    };
+                    if beyond && better {
+                        improved = true;
+                        (
+                            true,
+                            Some(d),
+                            "improved beyond the tolerance; bless to make it the baseline"
+                                .to_string(),
+                        )
+                    } else {
+                        (!beyond, Some(d), String::new())
+                    }
                 }
                 (Some(_), _) => (false, None, "defined in only one of the two".to_string()),
             };
+            let compared = matches!((run_value, base_value), (Some(Some(_)), Some(_)));
             rows.push(CheckRow {
                 task: task.clone(),
                 metric: metric.clone(),
@@ -231,6 +364,8 @@ pub fn check(
                 rule: rule.describe(),
                 ci,
                 pass,
+                compared,
+                improved,
                 note,
             });
         }
@@ -252,12 +387,98 @@ pub fn check(
                     rule: String::new(),
                     ci: None,
                     pass: true,
+                    compared: false,
+                    improved: false,
                     note: "not in the baseline (not gated)".into(),
                 });
             }
         }
     }
     rows
+}
+
+/// Where the run and the baseline were not made the same way: another model, other data or
+/// other settings. A gate across such a difference compares different things.
+pub fn provenance_warnings(run: &RunRecord, baseline: &RunRecord) -> Vec<String> {
+    let mut out = Vec::new();
+    for (task, base) in &baseline.results {
+        let Some(r) = run.results.get(task) else {
+            continue;
+        };
+        if r.model.sha256 != base.model.sha256 {
+            out.push(format!(
+                "{task}: the run's model (sha256 {}) is not the baseline's ({})",
+                short(&r.model.sha256),
+                short(&base.model.sha256)
+            ));
+        }
+        if r.data.sha256 != base.data.sha256 {
+            out.push(format!(
+                "{task}: the run's data file (sha256 {}) is not the baseline's ({})",
+                short(&r.data.sha256),
+                short(&base.data.sha256)
+            ));
+        }
+        if r.n != base.n {
+            out.push(format!(
+                "{task}: the run scored {} examples, the baseline {}",
+                r.n, base.n
+            ));
+        }
+        if r.task_version != base.task_version {
+            out.push(format!(
+                "{task}: task version {} in the run, {} in the baseline",
+                r.task_version, base.task_version
+            ));
+        }
+    }
+    if let (Some(a), Some(b)) = (&run.config, &baseline.config) {
+        let pairs = [
+            (
+                "--limit",
+                format!("{:?}", a.limit),
+                format!("{:?}", b.limit),
+            ),
+            (
+                "--split",
+                format!("{:?}", a.split),
+                format!("{:?}", b.split),
+            ),
+            (
+                "--batch-size",
+                a.batch_size.to_string(),
+                b.batch_size.to_string(),
+            ),
+            (
+                "--max-length",
+                format!("{:?}", a.max_length),
+                format!("{:?}", b.max_length),
+            ),
+            (
+                "--bootstrap",
+                a.bootstrap_resamples.to_string(),
+                b.bootstrap_resamples.to_string(),
+            ),
+            ("--seed", a.seed.to_string(), b.seed.to_string()),
+            (
+                "options",
+                format!("{:?}", a.options),
+                format!("{:?}", b.options),
+            ),
+        ];
+        for (what, x, y) in pairs {
+            if x != y {
+                out.push(format!(
+                    "{what} differs: {x} in the run, {y} in the baseline"
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
 }
 
 /// The gate's table (markdown), failures marked.
@@ -273,6 +494,8 @@ pub fn render(rows: &[CheckRow]) -> String {
                 format!(" by {:.6}", d.abs() - r.tolerance)
             });
             format!("**FAIL**{by} {}", r.note)
+        } else if r.improved {
+            format!("improved ({})", r.note)
         } else if r.note.is_empty() {
             "ok".into()
         } else {
@@ -283,17 +506,18 @@ pub fn render(rows: &[CheckRow]) -> String {
         } else {
             format!("{:.6} ({})", r.tolerance, r.rule)
         };
+        let cell = |s: &str| s.replace('|', "\\|");
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.task,
-            r.metric,
+            cell(&r.task),
+            cell(&r.metric),
             fmt(r.baseline),
             fmt(r.run),
             fmt(r.delta),
-            tolerance,
+            cell(&tolerance),
             ci,
-            status.trim_end()
+            cell(status.trim_end())
         );
     }
     out
@@ -345,5 +569,71 @@ mod tests {
             Some(0.3)
         );
         assert_eq!(file.rule_for("cola", "mcc", DEFAULT_RULE), DEFAULT_RULE);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Tolerance files and result records from arbitrary bytes: never a panic, and every
+    //! rejection names the file.
+    use super::*;
+    use proptest::prelude::*;
+
+    const SEED_TOLERANCES: &str = include_str!("../../../examples/tolerances.toml");
+    const SEED_RECORD: &str = include_str!("../../../results/baselines/glue-fixtures.json");
+
+    fn mutate(seed: &str, cuts: &[(usize, usize, u8)]) -> Vec<u8> {
+        let mut bytes = seed.as_bytes().to_vec();
+        for &(at, len, byte) in cuts {
+            let at = at % (bytes.len() + 1);
+            let end = (at + len % 16).min(bytes.len());
+            bytes.splice(at..end, [byte]);
+        }
+        bytes
+    }
+
+    fn read_both(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, bytes).unwrap();
+        if let Err(e) = ToleranceFile::read(&path) {
+            prop_assert!(
+                e.to_string().contains("t.toml") || e.to_string().contains("spread"),
+                "{e}"
+            );
+        }
+        let path = dir.path().join("r.json");
+        std::fs::write(&path, bytes).unwrap();
+        if let Err(e) = RunRecord::read(&path) {
+            prop_assert!(e.to_string().contains("r.json"), "{e}");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn mutated_tolerance_files_and_records(
+            which in any::<bool>(),
+            cuts in prop::collection::vec((any::<usize>(), any::<usize>(), any::<u8>()), 1..8),
+        ) {
+            let seed = if which { SEED_TOLERANCES } else { SEED_RECORD };
+            read_both(&mutate(seed, &cuts))?;
+        }
+
+        #[test]
+        fn arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            read_both(&bytes)?;
+        }
+    }
+
+    #[test]
+    fn the_example_tolerance_file_reads_as_it_is() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tolerances.toml");
+        let (file, spread) = ToleranceFile::read(&path).unwrap();
+        assert!(spread.is_none());
+        assert_eq!(
+            file.rule_for("wnli", "accuracy", DEFAULT_RULE).direction,
+            Some(Direction::Both)
+        );
     }
 }

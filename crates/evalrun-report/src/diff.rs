@@ -53,21 +53,45 @@ pub struct ChangedPrediction {
     pub b: serde_json::Value,
 }
 
-/// Examples present in both files whose prediction differs (scores: by more than 1e-9).
-pub fn changed_predictions(a: &[PredictionLine], b: &[PredictionLine]) -> Vec<ChangedPrediction> {
-    let index: BTreeMap<(&str, usize), &PredictionLine> =
+/// Two predictions files compared row by row: the rows of both whose prediction differs, and
+/// the rows that only one file has (a truncated file, another `--limit`, another data file).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct PredictionDiff {
+    /// Rows present in both files.
+    pub compared: usize,
+    pub changed: Vec<ChangedPrediction>,
+    /// Per task, the ids only A has.
+    pub only_a: BTreeMap<String, Vec<usize>>,
+    /// Per task, the ids only B has.
+    pub only_b: BTreeMap<String, Vec<usize>>,
+}
+
+impl PredictionDiff {
+    /// Whether every row of each file has a counterpart in the other.
+    pub fn rows_correspond(&self) -> bool {
+        self.only_a.is_empty() && self.only_b.is_empty()
+    }
+}
+
+/// Compares two predictions files (scores differ when by more than 1e-9).
+pub fn changed_predictions(a: &[PredictionLine], b: &[PredictionLine]) -> PredictionDiff {
+    let index_a: BTreeMap<(&str, usize), &PredictionLine> =
+        a.iter().map(|l| ((l.task.as_str(), l.id), l)).collect();
+    let index_b: BTreeMap<(&str, usize), &PredictionLine> =
         b.iter().map(|l| ((l.task.as_str(), l.id), l)).collect();
-    let mut changed = Vec::new();
-    for line in a {
-        let Some(other) = index.get(&(line.task.as_str(), line.id)) else {
+    let mut diff = PredictionDiff::default();
+    for (&(task, id), line) in &index_a {
+        let Some(other) = index_b.get(&(task, id)) else {
+            diff.only_a.entry(task.to_string()).or_default().push(id);
             continue;
         };
+        diff.compared += 1;
         let differs = match (line.prediction.as_f64(), other.prediction.as_f64()) {
             (Some(x), Some(y)) => (x - y).abs() > 1e-9,
             _ => line.prediction != other.prediction,
         };
         if differs {
-            changed.push(ChangedPrediction {
+            diff.changed.push(ChangedPrediction {
                 task: line.task.clone(),
                 id: line.id,
                 label: line.label.clone(),
@@ -76,13 +100,42 @@ pub fn changed_predictions(a: &[PredictionLine], b: &[PredictionLine]) -> Vec<Ch
             });
         }
     }
-    changed
+    for &(task, id) in index_b.keys() {
+        if !index_a.contains_key(&(task, id)) {
+            diff.only_b.entry(task.to_string()).or_default().push(id);
+        }
+    }
+    diff
+}
+
+fn unmatched(out: &mut String, only: &BTreeMap<String, Vec<usize>>, has: &str, lacks: &str) {
+    if only.is_empty() {
+        return;
+    }
+    let total: usize = only.values().map(Vec::len).sum();
+    let per_task: Vec<String> = only
+        .iter()
+        .map(|(task, ids)| {
+            let first: Vec<String> = ids.iter().take(5).map(usize::to_string).collect();
+            format!(
+                "{task}: {} (ids {}{})",
+                ids.len(),
+                first.join(", "),
+                if ids.len() > 5 { ", …" } else { "" }
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n**{total} rows of {has} have no counterpart in {lacks}** and were not compared: {}.",
+        per_task.join("; ")
+    );
 }
 
 /// Markdown: the metric table (×100 deltas), then per task the count and first `limit` changes.
 pub fn render(
     deltas: &[MetricDelta],
-    changed: Option<&[ChangedPrediction]>,
+    predictions: Option<&PredictionDiff>,
     a_name: &str,
     b_name: &str,
     limit: usize,
@@ -104,12 +157,20 @@ pub fn render(
             fmt(d.b)
         );
     }
-    if let Some(changed) = changed {
+    if let Some(diff) = predictions {
+        let changed = &diff.changed;
+        let _ = writeln!(
+            out,
+            "\n{} examples are in both predictions files; {} changed prediction.",
+            diff.compared,
+            changed.len()
+        );
+        unmatched(&mut out, &diff.only_a, a_name, b_name);
+        unmatched(&mut out, &diff.only_b, b_name, a_name);
         let mut by_task: BTreeMap<&str, Vec<&ChangedPrediction>> = BTreeMap::new();
         for c in changed {
             by_task.entry(c.task.as_str()).or_default().push(c);
         }
-        let _ = writeln!(out, "\n{} examples changed prediction.", changed.len());
         for (task, items) in by_task {
             let _ = writeln!(out, "\n### {task}: {} changed\n\n| id | label | {a_name} | {b_name} |\n|---:|---|---|---|", items.len());
             for c in items.iter().take(limit) {

@@ -14,7 +14,10 @@ pub mod render;
 pub mod write;
 
 pub use record::{
-    CacheUse, DataProvenance, GraphHash, ModelProvenance, PredictionLine, RunConfig, RunRecord,
-    RuntimeProvenance, ShardModel, ShardRecord, ShardTask, TaskResult,
+    CacheUse, DataProvenance, GraphHash, ModelProvenance, PredictionLine, PredictionsDigest,
+    RunConfig, RunRecord, RuntimeProvenance, ShardModel, ShardRecord, ShardTask, TaskResult,
 };
-pub use write::{sha256_file, write_atomic, ReportError};
+pub use write::{
+    check_destination, refuse_overlap, sha256_bytes, sha256_file, stage, write_atomic, ReportError,
+    Staged,
+};

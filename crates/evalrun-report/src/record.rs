@@ -31,6 +31,17 @@ pub struct RunRecord {
     /// A shard run (`--shard I/N`): what `evalrun merge` needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardRecord>,
+    /// The predictions file written with this record (`--predictions`): its sha256 pairs the
+    /// two, so a record is never read beside another run's predictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictions: Option<PredictionsDigest>,
+}
+
+/// The sha256 and line count of the predictions file written together with a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionsDigest {
+    pub sha256: String,
+    pub lines: usize,
 }
 
 /// Requests answered from the cache and by the model.

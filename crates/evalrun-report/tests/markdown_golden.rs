@@ -95,6 +95,7 @@ fn table_matches_golden_file() {
         wall_seconds: 1.0,
         cache: None,
         shard: None,
+        predictions: None,
     };
     record.compute_averages();
     let order: Vec<String> = ["cola", "mrpc", "stsb", "qqp"]
@@ -177,6 +178,7 @@ fn lm_rows_keep_perplexities_and_bits_as_they_are_under_a_model_caption() {
         wall_seconds: 1.0,
         cache: None,
         shard: None,
+        predictions: None,
     };
     let table = evalrun_report::markdown::render(
         &record,
