@@ -66,6 +66,22 @@ fn labels(paths: &[PathBuf]) -> Vec<String> {
 }
 
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let inputs: Vec<(&str, &Path)> = args
+        .runs
+        .iter()
+        .map(|p| ("input record", p.as_path()))
+        .collect();
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    if let Some(p) = &args.output {
+        outputs.push(("--output file", p));
+    }
+    if let Some(p) = &args.svg {
+        outputs.push(("--svg file", p));
+    }
+    for (_, p) in &outputs {
+        evalrun_report::check_destination(p)?;
+    }
+    evalrun_report::refuse_overlap(&outputs, &inputs)?;
     let names = labels(&args.runs);
     let runs = args
         .runs
@@ -129,27 +145,53 @@ fn read_predictions(path: &Path) -> anyhow::Result<Vec<PredictionLine>> {
         .collect()
 }
 
+/// Reads a predictions file, warning when it is not the one written with `record`.
+fn predictions_of(
+    path: &Path,
+    record: &RunRecord,
+    record_path: &Path,
+) -> anyhow::Result<Vec<PredictionLine>> {
+    let lines = read_predictions(path)?;
+    if lines.is_empty() {
+        bail!("`{}` has no prediction lines; `evalrun diff --predictions` needs the files `--predictions` wrote", path.display());
+    }
+    if let Some(digest) = &record.predictions {
+        let sha = evalrun_report::sha256_file(path)?;
+        if sha != digest.sha256 {
+            tracing::warn!(
+                "`{}` is not the predictions file written with `{}` (its sha256 differs from the record's {}); comparing it anyway",
+                path.display(),
+                record_path.display(),
+                &digest.sha256[..12]
+            );
+        }
+    }
+    Ok(lines)
+}
+
 pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let (a, b) = (read_record(&args.a)?, read_record(&args.b)?);
     let names = labels(&[args.a.clone(), args.b.clone()]);
     let deltas = diff::metric_deltas(&a, &b);
     let changed = match args.predictions.as_slice() {
         [pa, pb] => Some(diff::changed_predictions(
-            &read_predictions(pa)?,
-            &read_predictions(pb)?,
+            &predictions_of(pa, &a, &args.a)?,
+            &predictions_of(pb, &b, &args.b)?,
         )),
         _ => None,
     };
     print!(
         "{}",
-        diff::render(
-            &deltas,
-            changed.as_deref(),
-            &names[0],
-            &names[1],
-            args.limit
-        )
+        diff::render(&deltas, changed.as_ref(), &names[0], &names[1], args.limit)
     );
+    if let Some(d) = changed.as_ref().filter(|d| !d.rows_correspond()) {
+        let count = |m: &BTreeMap<String, Vec<usize>>| m.values().map(Vec::len).sum::<usize>();
+        eprintln!(
+            "warning: the predictions files do not correspond row for row: {} rows only in A, {} only in B",
+            count(&d.only_a),
+            count(&d.only_b)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -163,9 +205,15 @@ pub struct CheckArgs {
     /// Default tolerance: absolute (`0.005`) or relative (`2%`). Built-in default: 1e-4.
     #[arg(long)]
     tolerance: Option<String>,
-    /// Per-metric rules (TOML; see `evalrun_report::check`).
+    /// Per-metric rules in TOML: `[default]` and `[metrics."task.metric"]` tables with
+    /// `absolute`, `relative`, `spread`, `ci` and `direction` (see examples/tolerances.toml).
     #[arg(long)]
     tolerance_file: Option<PathBuf>,
+    /// Which moves beyond the tolerance fail, for every metric: `higher` (higher is better:
+    /// only drops fail), `lower`, or `both`. Default: each metric's worse direction
+    /// (perplexities up, accuracies down); improvements are reported and pass.
+    #[arg(long, value_parser = check::Direction::parse)]
+    direction: Option<check::Direction>,
     /// Replace the baseline with this run instead of checking.
     #[arg(long)]
     bless: bool,
@@ -174,6 +222,7 @@ pub struct CheckArgs {
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let run = read_record(&args.run)?;
     if args.bless {
+        evalrun_report::refuse_overlap(&[("baseline", &args.baseline)], &[("run", &args.run)])?;
         let bytes = std::fs::read(&args.run)?;
         write_atomic(&args.baseline, &bytes)?;
         println!(
@@ -200,13 +249,51 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Some(path) => ToleranceFile::read(path)?,
         None => (ToleranceFile::default(), None),
     };
-    let rows = check::check(&run, &baseline, &tolerances, spread.as_ref(), fallback);
+    for warning in check::provenance_warnings(&run, &baseline) {
+        eprintln!("warning: {warning}");
+    }
+    let rows = check::check(
+        &run,
+        &baseline,
+        &tolerances,
+        spread.as_ref(),
+        fallback,
+        args.direction,
+    );
     print!("{}", check::render(&rows));
+    let summary = check::summarize(&rows);
     let failures: Vec<&check::CheckRow> = rows.iter().filter(|r| !r.pass).collect();
+    let extras = {
+        let mut parts = Vec::new();
+        if summary.improved > 0 {
+            parts.push(format!(
+                "{} improved beyond their tolerance",
+                summary.improved
+            ));
+        }
+        if summary.undefined > 0 {
+            parts.push(format!("{} undefined in both", summary.undefined));
+        }
+        if summary.not_gated > 0 {
+            parts.push(format!("{} only in the run, not gated", summary.not_gated));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join("; "))
+        }
+    };
+    if summary.compared == 0 && failures.is_empty() {
+        bail!(
+            "no metric of `{}` could be compared with the run{extras}; nothing was gated",
+            args.baseline.display()
+        );
+    }
     if failures.is_empty() {
         eprintln!(
-            "check passed: {} metrics within tolerance of `{}`",
-            rows.len(),
+            "check passed: {} of {} baseline metrics compared, all within tolerance of `{}`{extras}",
+            summary.compared,
+            rows.len() - summary.not_gated,
             args.baseline.display()
         );
         return Ok(ExitCode::SUCCESS);
@@ -323,6 +410,21 @@ pub fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
             spread: spread_of_runs(&records),
         }
     };
+    let zero: Vec<&String> = spread
+        .spread
+        .iter()
+        .filter(|(_, v)| **v == 0.0)
+        .map(|(k, _)| k)
+        .collect();
+    if !zero.is_empty() {
+        eprintln!(
+            "warning: the spread is 0 for {} of {} metrics ({}{}): the evaluation is deterministic, so a `spread = K` rule allows no change at all; give those metrics an `absolute` floor too, or calibrate with `--from RECORD` (bootstrap standard errors)",
+            zero.len(),
+            spread.spread.len(),
+            zero.iter().take(3).map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+            if zero.len() > 3 { ", …" } else { "" }
+        );
+    }
     let json = serde_json::to_string_pretty(&spread)? + "\n";
     write_atomic(&args.spread, json.as_bytes())?;
     println!("{json}");
@@ -370,6 +472,24 @@ pub struct MergeArgs {
 
 /// Shard records → one record, as if the run had not been sharded; prints its table.
 pub fn merge(args: MergeArgs) -> anyhow::Result<()> {
+    let inputs: Vec<(&str, &Path)> = args
+        .shards
+        .iter()
+        .map(|p| ("shard record", p.as_path()))
+        .collect();
+    let outputs = crate::settings::Outputs {
+        output: args.output.clone(),
+        predictions: args.predictions.clone(),
+    };
+    outputs.validate()?;
+    let mut named: Vec<(&str, &Path)> = Vec::new();
+    if let Some(p) = &args.predictions {
+        named.push(("--predictions file", p));
+    }
+    if let Some(p) = &args.output {
+        named.push(("--output record", p));
+    }
+    evalrun_report::refuse_overlap(&named, &inputs)?;
     let shards = args
         .shards
         .iter()

@@ -21,7 +21,8 @@ pub struct FetchArgs {
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// A Hub repo id (`org/name[@revision]`) or a preset.
+    /// A Hub repo id (`org/name[@revision]`), a preset, or a local `save_pretrained`
+    /// directory (config.json and PyTorch/safetensors weights, e.g. run_glue's output).
     #[arg(long)]
     pub model: String,
     /// The preset's task whose checkpoint to export (per-task presets).
@@ -80,6 +81,9 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
                 );
             };
             resolver.hub_model(repo, kind.or(Some(preset.kind)))?
+        }
+        None if std::path::Path::new(&args.model).is_dir() => {
+            resolver.local_model(std::path::Path::new(&args.model), kind)?
         }
         None => resolver.hub_model(&args.model, kind)?,
     };

@@ -187,6 +187,7 @@ pub struct PerplexityArgs {
 /// Flags → settings → engine → table on stdout and files.
 fn run(command: &'static str, suite: Option<&'static str>, args: RunArgs) -> anyhow::Result<()> {
     let outputs = settings::Outputs::of(&args);
+    outputs.validate()?;
     let settings = settings::resolve(command, suite, args, None)?;
     evaluate(&settings, &outputs)
 }
@@ -226,6 +227,7 @@ fn evaluate(
 
 fn perplexity(args: PerplexityArgs) -> anyhow::Result<()> {
     let outputs = settings::Outputs::of(&args.run);
+    outputs.validate()?;
     let settings = settings::resolve("perplexity", None, args.run, Some(args.file))?;
     evaluate(&settings, &outputs)
 }
@@ -245,6 +247,20 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
+}
+
+/// The error and its causes, each cause once: an error whose message already quotes its
+/// source (`cannot write `x`: Permission denied`) does not print the source again.
+fn message(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn main() -> ExitCode {
@@ -274,7 +290,7 @@ fn main() -> ExitCode {
             ExitCode::from(130)
         }
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", message(&error));
             ExitCode::from(2)
         }
     }

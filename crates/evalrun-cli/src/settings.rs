@@ -25,6 +25,23 @@ impl Outputs {
             predictions: args.predictions.clone(),
         }
     }
+
+    /// Refuses, before any work starts, outputs that evalrun would not write (a device, a
+    /// directory, a dangling link) and two outputs naming one file.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut outputs = Vec::new();
+        if let Some(p) = &self.predictions {
+            outputs.push(("--predictions file", p.as_path()));
+        }
+        if let Some(p) = &self.output {
+            outputs.push(("--output record", p.as_path()));
+        }
+        for (_, path) in &outputs {
+            evalrun_report::check_destination(path)?;
+        }
+        evalrun_report::refuse_overlap(&outputs, &[])?;
+        Ok(())
+    }
 }
 
 pub fn build_info() -> BuildInfo {
@@ -33,6 +50,9 @@ pub fn build_info() -> BuildInfo {
         git_commit: env!("EVALRUN_GIT_COMMIT").into(),
     }
 }
+
+/// The widest beam search evalrun runs.
+const MAX_BEAMS: usize = 64;
 
 pub fn resolve(
     command: &'static str,
@@ -73,9 +93,14 @@ pub fn resolve(
         bail!("`--batch-tokens` must be at least 1");
     }
     let device: Device = args.device.parse().context("invalid `--device`")?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = args.threads.unwrap_or(cores);
+    if threads > 4 * cores {
+        bail!("`--threads {threads}` is more than 4 × the {cores} cores this machine has; ONNX Runtime would start a thread each (use at most {})", 4 * cores);
+    }
+    if let Some(beams) = args.beams.filter(|b| *b > MAX_BEAMS) {
+        bail!("`--beams {beams}` is more than {MAX_BEAMS}: every beam is a decoder row with its own key/value cache (T5 used 4)");
+    }
     if args.split.as_deref() == Some("test") && args.submission_dir.is_none() {
         bail!("`--split test` has no labels to score; pass `--submission-dir DIR` for the GLUE server files");
     }

@@ -532,3 +532,89 @@ fn lm_url_sources_are_content_addressed_in_the_cache() {
         stderr(&output)
     );
 }
+
+/// Issue 11, defects 3 and 14: with default settings, a Hub that truncates every body (the
+/// right Content-Length) and ignores `Range` ends in exit 2 well within 2 minutes, with the
+/// attempts counted; a server that echoes the token in `X-Error-Message` never gets it
+/// printed.
+#[test]
+fn a_hub_that_truncates_every_body_ends_in_exit_2_within_two_minutes() {
+    let env = setup();
+    let data = data_dir();
+    // Every GET of the model graph is cut after 1000 bytes, Range ignored.
+    let sha = evalrun_hub::testing::sha256_hex(
+        &std::fs::read(repo_root().join(BERT).join("model.onnx")).unwrap(),
+    );
+    env.server.inject_n(
+        &format!("/cdn/{sha}"),
+        Fault::TruncateIgnoringRange(1000),
+        usize::MAX,
+    );
+    let started = std::time::Instant::now();
+    let output = evalrun_hub(
+        &env,
+        &[
+            "glue",
+            "--model",
+            "evalrun-test/bert-tiny-rte",
+            "--task",
+            "rte",
+            "--data-dir",
+            path_str(&data),
+        ],
+        false,
+    );
+    let elapsed = started.elapsed();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(elapsed < Duration::from_secs(120), "took {elapsed:?}");
+    assert!(err.contains("after 6 attempts"), "{err}");
+    assert!(err.contains("after 1000 bytes"), "{err}");
+    // The attempt counter grew: 1, 2, … 5 in the retry warnings, never reset to 1.
+    for n in 1..=5 {
+        assert!(
+            err.contains(&format!("attempt={n}")),
+            "attempt={n} missing:\n{err}"
+        );
+    }
+    let gets = env
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/cdn/"))
+        .count();
+    assert_eq!(gets, 6);
+}
+
+#[test]
+fn a_server_that_echoes_the_token_does_not_get_it_printed() {
+    let env = setup();
+    let token = "hf_secret_token_that_must_not_print";
+    env.server.inject_n(
+        "/api/models/evalrun-test/bert-tiny-rte/revision/main",
+        Fault::ErrorMessage(400, format!("bad token {token}")),
+        usize::MAX,
+    );
+    let mut command = Command::new(env!("CARGO_BIN_EXE_evalrun"));
+    let output = command
+        .args([
+            "glue",
+            "--model",
+            "evalrun-test/bert-tiny-rte",
+            "--task",
+            "rte",
+        ])
+        .current_dir(repo_root())
+        .env_remove("EVALRUN_DATA_DIR")
+        .env("HF_TOKEN", token)
+        .env("HF_ENDPOINT", env.server.endpoint())
+        .env("HF_HUB_CACHE", env.cache.path())
+        .env("EVALRUN_PRESETS", &env.presets)
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("HTTP 400"), "{err}");
+    assert!(!err.contains(token), "{err}");
+    assert!(err.contains("<redacted>"), "{err}");
+}

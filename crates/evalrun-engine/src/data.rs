@@ -106,6 +106,47 @@ impl Data {
         }
     }
 
+    /// Why these rows cannot be scored, if they cannot: a labelled split with rows that have
+    /// no label (they would silently drop out of the metric while `n` counted them), or LM
+    /// documents without text. `labelled` is false for test-server splits.
+    pub fn unscorable(&self, labelled: bool) -> Option<String> {
+        let describe = |missing: Vec<usize>, total: usize, what: &str| {
+            let first: Vec<String> = missing
+                .iter()
+                .take(5)
+                .map(|i| (i + 1).to_string())
+                .collect();
+            format!(
+                "{} of its {total} rows have no {what} (row{} {}{}); every row of a labelled split must have one (for an unlabelled test file use `--split test --submission-dir DIR`)",
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                first.join(", "),
+                if missing.len() > 5 { ", …" } else { "" }
+            )
+        };
+        match self {
+            Data::Head(d) if labelled => {
+                let missing: Vec<usize> = (0..d.examples.len())
+                    .filter(|&i| d.examples[i].gold.is_none())
+                    .collect();
+                (!missing.is_empty()).then(|| describe(missing, d.examples.len(), "label"))
+            }
+            Data::TextToText(d) if labelled => {
+                let missing: Vec<usize> = (0..d.examples.len())
+                    .filter(|&i| d.examples[i].gold.is_none())
+                    .collect();
+                (!missing.is_empty())
+                    .then(|| describe(missing, d.examples.len(), "label (or answer)"))
+            }
+            Data::Lm(d) => d
+                .documents
+                .iter()
+                .all(|doc| doc.text.trim().is_empty())
+                .then(|| "it has no text to score (every document is empty)".to_string()),
+            _ => None,
+        }
+    }
+
     /// Keeps the first `n` evaluation units (examples, documents).
     pub fn truncate(&mut self, n: usize) {
         match self {
@@ -256,6 +297,20 @@ pub fn load_all<'t>(
         )));
     }
     Ok((datasets, skipped))
+}
+
+/// Why a file parsed to no rows, when its bytes say so: empty, or lines ended by a bare CR
+/// (classic Mac), which no reader splits.
+pub fn emptiness_hint(path: &Path) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => " (the file is empty)".into(),
+        Ok(bytes) if bytes.contains(&b'\r') && !bytes.contains(&b'\n') => {
+            " (its lines end in a bare CR, old Mac style; convert them to LF, e.g. `tr '\\r' '\\n'`)"
+                .into()
+        }
+        Ok(_) => " (only a header, or no row the reader accepts)".into(),
+        Err(_) => String::new(),
+    }
 }
 
 /// A path as shown in records: relative to the working directory when it lies below it, so

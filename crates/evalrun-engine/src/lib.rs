@@ -42,7 +42,7 @@ use evalrun_core::request::{Backend, ModelKind, Progress, Request, RequestKind, 
 use evalrun_core::Metric;
 use evalrun_report::record::BuildInfo;
 use evalrun_report::{
-    write_atomic, DataProvenance, GraphHash, ModelProvenance, PredictionLine, RunConfig, RunRecord,
+    DataProvenance, GraphHash, ModelProvenance, PredictionLine, RunConfig, RunRecord,
     RuntimeProvenance, TaskResult,
 };
 use evalrun_runtime::{BackendOptions, Device, Family, OrtBackend, Runtime, RuntimeError};
@@ -234,25 +234,67 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// Writes the requested files, each atomically, predictions and submissions before the
-    /// record.
+    /// Writes the requested files as one unit. Everything is serialised and staged first
+    /// (temporary files beside each destination), so a destination that cannot be written
+    /// fails the run before any file changes; then the predictions and submissions are
+    /// renamed into place and the record last. The record names the predictions' sha256, so a
+    /// record is never silently read beside another run's predictions. If the record cannot
+    /// be committed, the files committed with it are removed again.
     pub fn write(&self, predictions: Option<&Path>, output: Option<&Path>) -> Result<()> {
+        let mut outputs: Vec<(String, &Path)> = Vec::new();
+        if let Some(p) = predictions {
+            outputs.push(("--predictions file".into(), p));
+        }
+        for (path, _) in &self.submissions {
+            outputs.push((format!("submission file `{}`", path.display()), path));
+        }
+        if let Some(p) = output {
+            outputs.push(("--output record".into(), p));
+        }
+        let roles: Vec<(&str, &Path)> = outputs.iter().map(|(r, p)| (r.as_str(), *p)).collect();
+        evalrun_report::refuse_overlap(&roles, &[])?;
+
+        let mut record = self.record.clone();
+        let mut staged = Vec::new();
         if let Some(path) = predictions {
             let mut text = String::new();
             for line in &self.lines {
                 text.push_str(&serde_json::to_string(line).map_err(std::io::Error::other)?);
                 text.push('\n');
             }
-            write_atomic(path, text.as_bytes())?;
+            record.predictions = Some(evalrun_report::PredictionsDigest {
+                sha256: evalrun_report::sha256_bytes(text.as_bytes()),
+                lines: self.lines.len(),
+            });
+            staged.push(evalrun_report::stage(path, text.as_bytes())?);
         }
         for (path, text) in &self.submissions {
-            write_atomic(path, text.as_bytes())?;
+            staged.push(evalrun_report::stage(path, text.as_bytes())?);
         }
-        if let Some(path) = output {
-            let mut json =
-                serde_json::to_string_pretty(&self.record).map_err(std::io::Error::other)?;
-            json.push('\n');
-            write_atomic(path, json.as_bytes())?;
+        let record_file = match output {
+            Some(path) => {
+                let mut json =
+                    serde_json::to_string_pretty(&record).map_err(std::io::Error::other)?;
+                json.push('\n');
+                Some(evalrun_report::stage(path, json.as_bytes())?)
+            }
+            None => None,
+        };
+        let mut committed = Vec::new();
+        for file in staged {
+            let (path, is_file) = (file.path().to_path_buf(), file.is_file());
+            file.commit()?;
+            if is_file {
+                committed.push(path);
+            }
+        }
+        if let Some(file) = record_file {
+            if let Err(e) = file.commit() {
+                for path in committed {
+                    let _ = std::fs::remove_file(path);
+                }
+                return Err(e.into());
+            }
         }
         Ok(())
     }
@@ -322,7 +364,9 @@ pub fn detect_family(
     for name in &candidates {
         let dir = settings.model.replace("{task}", name);
         if Path::new(&dir).is_dir() {
-            return Ok(Family::detect(Path::new(&dir))?);
+            // A local checkpoint without ONNX is exported here (once; cached).
+            let resolved = resolver.resolve(&settings.model, name)?;
+            return Ok(Family::detect(&resolved.dir)?);
         }
     }
     if let Some(preset) = resolver.presets().get(&settings.model) {
@@ -361,8 +405,51 @@ fn check_command(settings: &Settings, family: Family) -> Result<()> {
         ("lm" | "perplexity", _, Family::Encoder | Family::Seq2seq) => {
             wrong("`evalrun lm` and `evalrun perplexity` need a causal LM (GPT-2)")
         }
-        _ => Ok(()),
+        _ => check_flags(settings, family),
     }
+}
+
+/// Refuses flags that the model's family would silently ignore.
+fn check_flags(settings: &Settings, family: Family) -> Result<()> {
+    let d = &settings.decode;
+    let given = |flags: &[(&'static str, bool)]| -> Vec<&'static str> {
+        flags
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(f, _)| *f)
+            .collect()
+    };
+    let seq2seq_only = given(&[
+        ("--beams", d.beams.is_some()),
+        ("--max-new-tokens", d.max_new_tokens.is_some()),
+        ("--length-penalty", d.length_penalty.is_some()),
+        ("--no-kv-cache", d.no_kv_cache),
+        ("--rank-classification", d.rank_classification),
+    ]);
+    let lm_only = given(&[
+        ("--context", settings.lm.context.is_some()),
+        ("--stride", settings.lm.stride.is_some()),
+    ]);
+    let misplaced = [
+        (Family::Seq2seq, seq2seq_only, "text-to-text (T5) models"),
+        (Family::CausalLm, lm_only, "causal LMs (GPT-2)"),
+    ];
+    for (owner, flags, applies) in misplaced {
+        if let Some(flag) = flags.first().filter(|_| owner != family) {
+            bail!(
+                "`{flag}` does not apply to `{}`, which is {}; it applies to {applies} only. Remove it",
+                settings.model,
+                family_name(family)
+            );
+        }
+    }
+    if family == Family::CausalLm && settings.max_length.is_some() {
+        bail!(
+            "`--max-length` does not apply to the causal LM `{}`; its window length is `--context N`",
+            settings.model
+        );
+    }
+    Ok(())
 }
 
 /// The tasks `settings` asks for among those `family` answers. A name known only for another
@@ -793,16 +880,25 @@ pub fn run_with<M: Models>(
                 }),
                 None => source.load(task, settings.split.as_deref())?,
             };
-            originals.insert(task.name().to_string(), data.len());
-            if let Some(limit) = settings.limit {
-                data.truncate(limit);
-            }
             if data.is_empty() {
                 return Err(EngineError::Message(format!(
-                    "task `{}` has no examples in `{}`",
+                    "task `{}` has no examples in `{}`{}",
+                    task.name(),
+                    data.path().display(),
+                    data::emptiness_hint(data.path())
+                )));
+            }
+            let labelled = settings.split.as_deref() != Some("test");
+            if let Some(why) = data.unscorable(labelled) {
+                return Err(EngineError::Message(format!(
+                    "task `{}` cannot be scored on `{}`: {why}",
                     task.name(),
                     data.path().display()
                 )));
+            }
+            originals.insert(task.name().to_string(), data.len());
+            if let Some(limit) = settings.limit {
+                data.truncate(limit);
             }
             let total = data.units();
             if let Some(shard) = settings.shard {
@@ -921,6 +1017,7 @@ pub fn run_with<M: Models>(
         wall_seconds: 0.0,
         cache: None,
         shard: None,
+        predictions: None,
     };
     record.compute_averages();
     record.wall_seconds = started.elapsed().as_secs_f64();

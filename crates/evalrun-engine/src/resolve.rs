@@ -88,11 +88,7 @@ impl ModelResolver {
     pub fn resolve(&self, spec: &str, model_task: &str) -> crate::Result<ResolvedModel> {
         let local = spec.replace("{task}", model_task);
         if Path::new(&local).is_dir() {
-            return Ok(ResolvedModel {
-                dir: PathBuf::from(local),
-                labels: None,
-                origin: "local".into(),
-            });
+            return self.local_model(Path::new(&local), None);
         }
         if let Some(preset) = self.presets.get(spec) {
             let Some((repo, labels)) = preset.for_task(model_task) else {
@@ -106,10 +102,11 @@ impl ModelResolver {
             model.origin = format!("{} (preset `{spec}`)", model.origin);
             return Ok(model);
         }
-        let looks_like_repo = local.contains('/')
-            && !local.starts_with('.')
-            && !local.starts_with('/')
-            && local.split('/').count() == 2;
+        if let Some(why) = looks_like_a_path(&local) {
+            bail!("model directory `{local}` does not exist ({why}); a path is never looked up on the Hub. Check the path, or give a preset ({}) or a Hub repo id (`org/name`)",
+                self.presets.names().collect::<Vec<_>>().join(", "));
+        }
+        let looks_like_repo = local.contains('/') && local.split('/').count() == 2;
         if looks_like_repo {
             return self.hub_model(&local, None);
         }
@@ -170,6 +167,56 @@ impl ModelResolver {
                 })
             }
         }
+    }
+
+    /// A local directory: an ONNX export as it is, or a `save_pretrained` checkpoint
+    /// (run_glue's output: config.json and PyTorch/safetensors weights, no ONNX) exported once
+    /// with optimum into `<Hub cache>/evalrun-local/<content hash>-<task>`, so an unchanged
+    /// directory is exported once and an edited one again.
+    pub fn local_model(&self, dir: &Path, kind: Option<ModelKind>) -> crate::Result<ResolvedModel> {
+        let has = |f: &str| dir.join(f).is_file();
+        let onnx = [
+            "model.onnx",
+            "onnx/model.onnx",
+            "encoder_model.onnx",
+            "onnx/encoder_model.onnx",
+            "decoder_model.onnx",
+            "onnx/decoder_model.onnx",
+            "decoder_model_merged.onnx",
+            "onnx/decoder_model_merged.onnx",
+        ];
+        let weights = [
+            "model.safetensors",
+            "pytorch_model.bin",
+            "model.safetensors.index.json",
+            "pytorch_model.bin.index.json",
+        ];
+        if onnx.iter().any(|f| has(f)) || !weights.iter().any(|f| has(f)) {
+            return Ok(ResolvedModel {
+                dir: dir.to_path_buf(),
+                labels: None,
+                origin: "local".into(),
+            });
+        }
+        let kind = kind.or_else(|| architecture_kind(dir)).with_context(|| {
+            format!("`{}` holds PyTorch weights but its config.json names no architecture evalrun knows; pass `evalrun export --model {} --kind classification|embedding|causal-lm|seq2seq`", dir.display(), dir.display())
+        })?;
+        let hash = content_hash(dir)?;
+        let out = HubConfig::from_env()
+            .cache_dir
+            .join("evalrun-local")
+            .join(format!("{}-{}", &hash[..16], kind.optimum_task()));
+        let label = dir.display().to_string();
+        let exported = export_to(dir, &label, kind, &out)?;
+        Ok(ResolvedModel {
+            dir: exported,
+            labels: None,
+            origin: format!(
+                "local `{label}` (content sha256 {}, exported with optimum, --task {})",
+                &hash[..16],
+                kind.optimum_task()
+            ),
+        })
     }
 
     /// A dataset file from the Hub (Parquet), cache first.
@@ -300,6 +347,41 @@ fn architecture_kind(snapshot: &Path) -> Option<ModelKind> {
         .find_map(ModelKind::from_architecture)
 }
 
+/// Why `spec` reads as a filesystem path rather than a Hub repo id, if it does: it starts
+/// with `./`, `../`, `/` or `~`, ends with `/`, or its first component is an existing directory
+/// (`models/my-bert` where `models/` exists).
+fn looks_like_a_path(spec: &str) -> Option<String> {
+    if spec.starts_with("./")
+        || spec.starts_with("../")
+        || spec.starts_with('/')
+        || spec.starts_with('~')
+        || spec == "."
+        || spec == ".."
+    {
+        return Some("it is written as a path".into());
+    }
+    if spec.ends_with('/') {
+        return Some("it ends with `/`".into());
+    }
+    let parent = Path::new(spec)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())?;
+    if parent.is_dir() {
+        return Some(format!(
+            "`{}` is a local directory, but it has no `{}`",
+            parent.display(),
+            Path::new(spec)
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+        ));
+    }
+    if Path::new(spec).exists() {
+        return Some("it is a file, not a directory".into());
+    }
+    None
+}
+
 /// The Python that runs optimum: `EVALRUN_PYTHON`, else the project's `.venv`, else `python3`.
 fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("EVALRUN_PYTHON") {
@@ -325,9 +407,53 @@ pub fn export_dir(snapshot: &Path, kind: ModelKind) -> PathBuf {
         .join(format!("{commit}-{}", kind.optimum_task()))
 }
 
+/// sha256 over a directory's regular files (relative path, length and contents, in path
+/// order), hidden entries skipped: the key of a local checkpoint's export.
+fn content_hash(dir: &Path) -> crate::Result<String> {
+    use sha2::{Digest, Sha256};
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let meta = std::fs::metadata(&path)?;
+            if meta.is_dir() {
+                walk(base, &path, out)?;
+            } else if meta.is_file() {
+                out.push(path.strip_prefix(base).unwrap_or(&path).to_path_buf());
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files).with_context(|| format!("reading `{}`", dir.display()))?;
+    files.sort();
+    let mut hasher = Sha256::new();
+    for rel in files {
+        let mut file = std::fs::File::open(dir.join(&rel))
+            .with_context(|| format!("reading `{}`", dir.join(&rel).display()))?;
+        hasher.update(rel.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update(file.metadata()?.len().to_le_bytes());
+        std::io::copy(&mut file, &mut hasher)?;
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 /// Exports `snapshot` with optimum once; later calls find the cached export.
 pub fn export(snapshot: &Path, repo: &str, kind: ModelKind) -> crate::Result<PathBuf> {
-    let out = export_dir(snapshot, kind);
+    export_to(snapshot, repo, kind, &export_dir(snapshot, kind))
+}
+
+/// Exports `source` (a Hub snapshot or a local checkpoint) with optimum into `out`, once.
+fn export_to(source: &Path, repo: &str, kind: ModelKind, out: &Path) -> crate::Result<PathBuf> {
+    let out = out.to_path_buf();
     if out.join("config.json").is_file() {
         return Ok(out);
     }
@@ -348,6 +474,10 @@ pub fn export(snapshot: &Path, repo: &str, kind: ModelKind) -> crate::Result<Pat
             python.display()
         );
     }
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating `{}`", parent.display()))?;
+    }
     let tmp = out.with_extension("tmp-export");
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
@@ -358,7 +488,7 @@ pub fn export(snapshot: &Path, repo: &str, kind: ModelKind) -> crate::Result<Pat
     );
     let status = Command::new(&python)
         .args(["-m", "optimum.exporters.onnx", "--model"])
-        .arg(snapshot)
+        .arg(source)
         .args(["--task", kind.optimum_task()])
         .arg(&tmp)
         .status()

@@ -121,22 +121,41 @@ impl OrtBackend {
             }
             Family::CausalLm => {
                 let lm = CausalLm::load(runtime, dir)?;
-                let context =
-                    match options.context.or(lm.context()) {
-                        Some(c) if c >= 1 => c,
-                        Some(_) => return Err(RuntimeError::BadConfig {
-                            path: dir.join("config.json"),
-                            message:
-                                "the window length (`--context` or n_positions) must be at least 1"
-                                    .into(),
-                        }),
-                        None => {
-                            return Err(RuntimeError::BadConfig {
-                                path: dir.join("config.json"),
-                                message: "no `n_positions`; pass `--context N`".into(),
-                            })
-                        }
-                    };
+                let config = dir.join("config.json");
+                let context = match (options.context, lm.context()) {
+                    (Some(0), _) => {
+                        return Err(RuntimeError::Limit {
+                            option: "--context",
+                            message: "must be at least 1 (the window length in tokens)".into(),
+                        })
+                    }
+                    (_, Some(0)) => {
+                        return Err(RuntimeError::BadConfig {
+                            path: config,
+                            message: "`n_positions` is 0".into(),
+                        })
+                    }
+                    (Some(c), Some(p)) if c > p => return Err(RuntimeError::Limit {
+                        option: "--context",
+                        message: format!(
+                            "{c} is more than the model's {p} positions (`n_positions` in `{}`)",
+                            config.display()
+                        ),
+                    }),
+                    (Some(c), _) | (None, Some(c)) => c,
+                    (None, None) => {
+                        return Err(RuntimeError::BadConfig {
+                            path: config,
+                            message: "no `n_positions`; pass `--context N`".into(),
+                        })
+                    }
+                };
+                if let Some(s) = options.stride.filter(|s| *s == 0 || *s > context) {
+                    return Err(RuntimeError::Limit {
+                        option: "--stride",
+                        message: format!("{s} must be between 1 and the window length {context}"),
+                    });
+                }
                 let windows = match options.stride {
                     Some(s) => {
                         format!("transformers perplexity guide: max_length {context}, stride {s}")

@@ -56,6 +56,21 @@ impl TextEncoder {
             .or(fallback_pad_id)
             .unwrap_or(0);
         tokenizer.with_padding(None);
+        // Below the special tokens (BERT's [CLS] a [SEP] b [SEP]: 3) truncation cannot keep a
+        // single text token, and the tokenizer would silently stop truncating.
+        let specials = tokenizer
+            .get_post_processor()
+            .map_or(0, |p| tokenizers::PostProcessor::added_tokens(p, true));
+        if max_length <= specials {
+            return Err(RuntimeError::Limit {
+                option: "--max-length",
+                message: format!(
+                    "{max_length} leaves no room for text: `{}` adds {specials} special tokens to a pair of texts; use at least {}",
+                    path.display(),
+                    specials + 2
+                ),
+            });
+        }
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length,

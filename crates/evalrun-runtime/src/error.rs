@@ -26,6 +26,11 @@ pub enum RuntimeError {
     MissingFile { path: PathBuf, why: &'static str },
     #[error("`{path}` is not valid: {message}")]
     BadConfig { path: PathBuf, message: String },
+    #[error("`{option}` {message}")]
+    Limit {
+        option: &'static str,
+        message: String,
+    },
     #[error("tokenizer `{path}` does not load: {message}")]
     Tokenizer { path: PathBuf, message: String },
     #[error("model input `{name}` is missing from `{path}` (the model has inputs: {present})")]

@@ -109,8 +109,18 @@ impl Runtime {
             path: library.clone(),
             message: e.to_string(),
         })?;
+        // ONNX Runtime's own logger writes ANSI-coloured lines to stderr; its errors reach us as
+        // `Result`s anyway, so its log goes through tracing (shown with `-v`/`-vv`).
+        let logger: ort::logging::LoggerFunction =
+            std::sync::Arc::new(|level, category, _id, location, message| match level {
+                ort::logging::LogLevel::Error | ort::logging::LogLevel::Fatal => {
+                    tracing::info!(target: "onnxruntime", %category, %location, "{message}")
+                }
+                _ => tracing::debug!(target: "onnxruntime", %category, %location, "{message}"),
+            });
         let environment = builder
             .with_name("evalrun")
+            .with_logger(logger)
             .build()
             .map_err(ort_error("creating the environment"))?;
         let version = version_from_file_name(&library)
@@ -231,7 +241,38 @@ impl Model {
 
         let takes_token_type_ids = check_inputs(&session, &files.onnx)?;
         let head = find_head(&session, &files.onnx, &config)?;
+        let config_path = files
+            .config
+            .clone()
+            .unwrap_or_else(|| dir.join("config.json"));
+        if let (Head::Logits { num_labels }, Some(map)) = (head, &config.id2label) {
+            if map.len() != num_labels {
+                return Err(RuntimeError::BadConfig {
+                    path: config_path.clone(),
+                    message: format!(
+                        "`id2label` names {} labels but the graph's `logits` output has {num_labels} columns; fix `id2label` (or the export) so they agree",
+                        map.len()
+                    ),
+                });
+            }
+        }
+        let positions = config.max_position_embeddings;
+        if positions == Some(0) {
+            return Err(RuntimeError::BadConfig {
+                path: config_path.clone(),
+                message: "`max_position_embeddings` is 0".into(),
+            });
+        }
         let max_length = max_length.unwrap_or_else(|| config.default_max_length());
+        if let Some(p) = positions.filter(|p| max_length > *p) {
+            return Err(RuntimeError::Limit {
+                option: "--max-length",
+                message: format!(
+                    "{max_length} is more than the model's {p} positions (`max_position_embeddings` in `{}`)",
+                    config_path.display()
+                ),
+            });
+        }
         let encoder = TextEncoder::load(&files.tokenizer, max_length, config.pad_token_id)?;
         tracing::info!(model = %files.onnx.display(), ?head, max_length, "model loaded");
         Ok(Self {
