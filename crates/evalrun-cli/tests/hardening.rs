@@ -749,3 +749,62 @@ fn a_local_pytorch_checkpoint_is_exported_once_per_content() {
     assert!(stdout(&out).contains("evalrun-local"), "{}", stdout(&out));
     assert_eq!(exports(), 2);
 }
+
+/// Peak resident memory (VmHWM) of a child, polled from /proc until it exits.
+fn peak_rss_kib(mut child: std::process::Child) -> (std::process::ExitStatus, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, peak);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+// Defect 14: a 50 MB row cost 5.7 GB of memory (the whole text was tokenized, and for a pair
+// every overflow of one text was paired with every overflow of the other). Now a long text is
+// cut at a word before tokenizing (same encoding, see runtime's encode tests).
+#[test]
+fn a_very_long_row_is_scored_in_bounded_memory() {
+    let data = tempfile::tempdir().unwrap();
+    let words = ["alpha", "beta", "gamma", "delta", "epsilon"];
+    let mut long = String::with_capacity(30 << 20);
+    let mut i = 0usize;
+    while long.len() < 30 << 20 {
+        long.push_str(words[i % words.len()]);
+        long.push(' ');
+        i = i.wrapping_mul(31).wrapping_add(7);
+    }
+    let tsv =
+        format!("{RTE_HEADER}0\t{long}\tshort hypothesis\tentailment\n1\ta\tb\tnot_entailment\n");
+    std::fs::create_dir_all(data.path().join("glue/RTE")).unwrap();
+    std::fs::write(data.path().join("glue/RTE/dev.tsv"), tsv).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_evalrun"))
+        .args([
+            "run",
+            "--model",
+            RTE,
+            "--task",
+            "rte",
+            "--data-dir",
+            path_str(data.path()),
+        ])
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, peak) = peak_rss_kib(child);
+    assert!(status.success());
+    assert!(peak < 1 << 20, "peak RSS {peak} KiB for a 30 MB row");
+}

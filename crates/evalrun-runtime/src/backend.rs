@@ -135,13 +135,15 @@ impl OrtBackend {
                             message: "`n_positions` is 0".into(),
                         })
                     }
-                    (Some(c), Some(p)) if c > p => return Err(RuntimeError::Limit {
-                        option: "--context",
-                        message: format!(
+                    (Some(c), Some(p)) if c > p => {
+                        return Err(RuntimeError::Limit {
+                            option: "--context",
+                            message: format!(
                             "{c} is more than the model's {p} positions (`n_positions` in `{}`)",
                             config.display()
                         ),
-                    }),
+                        })
+                    }
                     (Some(c), _) | (None, Some(c)) => c,
                     (None, None) => {
                         return Err(RuntimeError::BadConfig {
