@@ -19,25 +19,45 @@ pub enum Format {
     Csv,
     Json,
     Html,
+    /// booktabs tables for a paper (`\usepackage{booktabs}`).
+    Latex,
 }
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// Result records (`--output` of a run); several are shown side by side.
-    #[arg(required = true)]
+    /// Result records (`--output` of a run), each a column named after its file stem. Several
+    /// are shown side by side; `--label` adds named columns after these.
     runs: Vec<PathBuf>,
+    /// A result record with its column name: `--label NAME=FILE`. Repeatable; columns follow the
+    /// positional records in the order given (the same file may appear twice).
+    #[arg(long = "label", value_name = "NAME=FILE", value_parser = parse_label)]
+    labels: Vec<(String, PathBuf)>,
     /// Published numbers to compare with: `bert-base-glue`, `bert-base-glue/model-card`,
     /// `minilm-sts`, `gpt2-zero-shot`, `t5-base`, or a TOML file in the same format. Repeatable.
     #[arg(long)]
     reference: Vec<String>,
     #[arg(long, value_enum, default_value = "md")]
     format: Format,
+    /// The report's title (markdown, LaTeX and HTML headers).
+    #[arg(long, default_value = "evalrun report")]
+    title: String,
     /// Write here instead of stdout.
     #[arg(long)]
     output: Option<PathBuf>,
     /// Also write the chart (measured vs published) as SVG here.
     #[arg(long)]
     svg: Option<PathBuf>,
+}
+
+fn parse_label(value: &str) -> Result<(String, PathBuf), String> {
+    match value.split_once('=') {
+        Some((name, file)) if !name.trim().is_empty() && !file.is_empty() => {
+            Ok((name.trim().to_string(), PathBuf::from(file)))
+        }
+        _ => Err(format!(
+            "`{value}` is not NAME=FILE (a column name, `=`, a result record)"
+        )),
+    }
 }
 
 fn read_record(path: &Path) -> anyhow::Result<RunRecord> {
@@ -65,12 +85,50 @@ fn labels(paths: &[PathBuf]) -> Vec<String> {
     }
 }
 
-pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let inputs: Vec<(&str, &Path)> = args
-        .runs
+fn all_unique(names: &[String]) -> bool {
+    names
         .iter()
-        .map(|p| ("input record", p.as_path()))
+        .enumerate()
+        .all(|(i, s)| !names[..i].contains(s))
+}
+
+/// Report columns for records given without a name: file stems, or (when two stems are the
+/// same) the last two path components, never a whole local path.
+fn column_names(paths: &[PathBuf]) -> Vec<String> {
+    let stems = labels(paths);
+    if paths.iter().all(|p| p.file_stem().is_some()) && all_unique(&stems) {
+        return stems;
+    }
+    let short: Vec<String> = paths
+        .iter()
+        .map(|p| render::public_model_name(&p.with_extension("").display().to_string()))
         .collect();
+    if all_unique(&short) {
+        short
+    } else {
+        short
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{s} #{}", i + 1))
+            .collect()
+    }
+}
+
+pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let mut columns: Vec<(String, &Path)> = column_names(&args.runs)
+        .into_iter()
+        .zip(args.runs.iter().map(PathBuf::as_path))
+        .collect();
+    columns.extend(args.labels.iter().map(|(n, p)| (n.clone(), p.as_path())));
+    if columns.is_empty() {
+        bail!("no result records: give one or more files, or `--label NAME=FILE`");
+    }
+    for (i, (name, _)) in columns.iter().enumerate() {
+        if columns[..i].iter().any(|(n, _)| n == name) {
+            bail!("two columns are named `{name}`: name one with `--label NAME=FILE`");
+        }
+    }
+    let inputs: Vec<(&str, &Path)> = columns.iter().map(|(_, p)| ("input record", *p)).collect();
     let mut outputs: Vec<(&str, &Path)> = Vec::new();
     if let Some(p) = &args.output {
         outputs.push(("--output file", p));
@@ -82,28 +140,28 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         evalrun_report::check_destination(p)?;
     }
     evalrun_report::refuse_overlap(&outputs, &inputs)?;
-    let names = labels(&args.runs);
-    let runs = args
-        .runs
+    let runs = columns
         .iter()
-        .zip(&names)
-        .map(|(path, label)| {
+        .map(|(label, path)| {
             Ok(LabelledRun {
                 label: label.clone(),
                 record: read_record(path)?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let names: Vec<String> = columns.into_iter().map(|(n, _)| n).collect();
     let mut tables = Vec::new();
     for spec in &args.reference {
         tables.extend(reference::resolve(spec)?);
     }
     let rows = compare(&runs, &tables);
+    let meta = render::Meta::from_runs(&args.title, &runs);
     let text = match args.format {
-        Format::Md => render::markdown(&rows, &names, &tables),
+        Format::Md => render::markdown(&rows, &names, &tables, &meta),
         Format::Csv => render::csv(&rows),
         Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
-        Format::Html => render::html(&rows, &names, &tables),
+        Format::Html => render::html(&rows, &names, &tables, &meta),
+        Format::Latex => render::latex(&rows, &names, &tables, &meta),
     };
     match &args.output {
         Some(path) => write_atomic(path, text.as_bytes())?,

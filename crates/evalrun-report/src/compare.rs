@@ -37,6 +37,9 @@ pub struct Cell {
     pub delta: Option<f64>,
     pub split: Option<String>,
     pub markers: Vec<String>,
+    /// Why there is no measurement (`measured` is `None`): the record's reason for skipping the
+    /// task, e.g. `data not present: …`. `None` when the run simply has no such task.
+    pub reason: Option<String>,
 }
 
 /// Percentages are shown ×100; perplexities and bits as they are.
@@ -77,10 +80,12 @@ fn measured_cell(run: &LabelledRun, task: &str, metric: &str) -> Option<Cell> {
         delta: None,
         split: Some(result.split.clone()),
         markers: Vec::new(),
+        reason: None,
     })
 }
 
-fn empty_cell(run: &LabelledRun) -> Cell {
+/// A cell without a measurement, with the record's reason when it skipped one of `tasks`.
+fn empty_cell<'a>(run: &LabelledRun, mut tasks: impl Iterator<Item = &'a str>) -> Cell {
     Cell {
         run: run.label.clone(),
         measured: None,
@@ -88,6 +93,7 @@ fn empty_cell(run: &LabelledRun) -> Cell {
         delta: None,
         split: None,
         markers: Vec::new(),
+        reason: tasks.find_map(|task| run.record.skipped.get(task).cloned()),
     }
 }
 
@@ -114,7 +120,13 @@ pub fn compare(runs: &[LabelledRun], tables: &[ReferenceTable]) -> Vec<Row> {
                                     cell
                                 })
                             })
-                            .unwrap_or_else(|| empty_cell(run)),
+                            .unwrap_or_else(|| {
+                                empty_cell(
+                                    run,
+                                    std::iter::once(entry.task.as_str())
+                                        .chain(entry.alternates.iter().map(|a| a.task.as_str())),
+                                )
+                            }),
                     };
                     if let Some(split) = &cell.split {
                         if !same_split(split, &published_split) {
@@ -178,9 +190,10 @@ pub fn compare(runs: &[LabelledRun], tables: &[ReferenceTable]) -> Vec<Row> {
                             delta: Some(a.value - average.raw()),
                             split: splits.first().map(|s| s.to_string()),
                             markers,
+                            reason: None,
                         }
                     }
-                    None => empty_cell(run),
+                    None => empty_cell(run, std::iter::empty()),
                 })
                 .collect();
             rows.push(Row {
@@ -220,7 +233,10 @@ pub fn compare(runs: &[LabelledRun], tables: &[ReferenceTable]) -> Vec<Row> {
     for (task, metric) in extra {
         let cells = runs
             .iter()
-            .map(|run| measured_cell(run, &task, &metric).unwrap_or_else(|| empty_cell(run)))
+            .map(|run| {
+                measured_cell(run, &task, &metric)
+                    .unwrap_or_else(|| empty_cell(run, std::iter::once(task.as_str())))
+            })
             .collect();
         rows.push(Row {
             scale: default_scale(&metric),
