@@ -9,6 +9,8 @@ Two modes:
              OUT/<task>.jsonl                          every example: {"id", "input", "target", "answers"?}
              tests/fixtures/reference/t5/inputs.json   count and sha256 of all inputs and all targets per task
              crates/evalrun-cli/tests/golden/t5-inputs/<task>.jsonl   the first examples verbatim
+  crafted  Writes outputs crafted to reach every branch of T5's WSC and ReCoRD post-processing
+           (tests/fixtures/reference/t5/crafted-outputs.jsonl) and T5's metrics on them (crafted-metrics.json).
   metrics  Reads model outputs ({"task", "id", "output"} lines) and the inputs written above, applies T5's
            post-processor and metric functions, and writes {task: {metric: value}} (values as T5 reports them,
            ×100) plus the SQuAD official-script figures on the original (unpadded) answers.
@@ -40,11 +42,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from t5.data import postprocessors, preprocessors  # noqa: E402
 from t5.evaluation import metrics  # noqa: E402
+# TFDS's own SuperGLUE builder functions: the wsc.fixed span repairs and ReCoRD's entity/answer sets.
+from tensorflow_datasets.text.super_glue import _fix_wst, _get_record_answers, _get_record_entities  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_DIR = REPO_ROOT / "crates/evalrun-cli/tests/golden/t5-inputs"
 DIGEST_PATH = REPO_ROOT / "tests/fixtures/reference/t5/inputs.json"
 GOLDEN_FIRST = 5
+RECORD_FILE = None
 
 # TFDS label_classes (tensorflow_datasets glue.py / super_glue.py), which T5 uses as target strings.
 LABELS = {
@@ -62,7 +67,14 @@ LABELS = {
     "multirc": ["False", "True"],
     "wic": ["False", "True"],
     "superglue_rte": ["entailment", "not_entailment"],
+    "wsc": ["False", "True"],
+    "axb": ["entailment", "not_entailment"],
+    "axg": ["entailment", "not_entailment"],
+    "ax": ["entailment", "neutral", "contradiction"],
 }
+# The GLUE diagnostic's gold labels (SuperGLUE AX-b's), and how an MNLI answer counts against them.
+AX_GOLD = ["entailment", "not_entailment"]
+AX_COLLAPSE = {"entailment": 0, "neutral": 1, "contradiction": 1}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -141,6 +153,50 @@ def superglue_rows(data, task):
                    "label": LABELS["superglue_rte"].index(r["label"]), "idx": i}
 
 
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def diagnostic_rows(data, task):
+    """AX-b / AX-g / GLUE AX as TFDS gives them (`idx` as int32, labels as class ids)."""
+    if task == "wsc":
+        for r in read_jsonl(data / "superglue/WSC/val.jsonl"):
+            row = {"text": r["text"], **{k: r["target"][k] for k in
+                                         ("span1_index", "span2_index", "span1_text", "span2_text")}}
+            row = _fix_wst(row)  # TFDS super_glue/wsc.fixed
+            row["idx"] = int(r["idx"])
+            row["label"] = int(as_bool(r["label"]))
+            yield row
+    elif task == "axb":
+        for r in read_jsonl(data / "superglue/AX-b/AX-b.jsonl"):
+            yield {"sentence1": r["sentence1"], "sentence2": r["sentence2"], "idx": int(r["idx"]),
+                   "label": LABELS["axb"].index(r["label"])}
+    elif task == "axg":
+        for r in read_jsonl(data / "superglue/AX-g/AX-g.jsonl"):
+            yield {"premise": r["premise"], "hypothesis": r["hypothesis"], "idx": int(r["idx"]),
+                   "label": LABELS["axg"].index(r["label"])}
+    elif task == "ax":
+        # TFDS glue/ax: premise/hypothesis of the diagnostic, label -1 (test only); the gold labels evalrun
+        # scores against are AX-b's for the same pairs (`gold`).
+        rows = read_tsv(data / "glue/AX/diagnostic.tsv", True)
+        gold = read_jsonl(data / "superglue/AX-b/AX-b.jsonl")
+        for i, (r, g) in enumerate(zip(rows, gold)):
+            assert (r[1], r[2]) == (g["sentence1"], g["sentence2"]), i
+            yield {"premise": r[1], "hypothesis": r[2], "idx": i, "label": -1, "_gold": AX_GOLD.index(g["label"])}
+    else:
+        raise KeyError(task)
+
+
+def record_rows(path):
+    """TFDS super_glue/record: one row per query."""
+    for row in read_jsonl(path):
+        passage = row["passage"]
+        for qa in row["qas"]:
+            yield {"passage": passage["text"], "query": qa["query"], "entities": _get_record_entities(passage),
+                   "answers": _get_record_answers(qa), "idx": {"passage": row["idx"], "query": qa["idx"]}}
+
+
 def squad_rows(data):
     with open(data / "t5/squad/dev-v1.1.json", encoding="utf-8") as f:
         articles = json.load(f)["data"]
@@ -153,9 +209,10 @@ def squad_rows(data):
 
 GLUE = ["cola", "sst2", "mrpc", "stsb", "qnli", "rte", "wnli"]
 SUPERGLUE = ["boolq", "cb", "copa", "multirc", "wic", "superglue_rte"]
+DIAGNOSTIC = ["wsc", "axb", "axg", "ax"]
 
 
-def columns(rows, drop=("_id",)):
+def columns(rows, drop=("_id", "_gold")):
     """Row dicts → one dict of columns (nested dicts stay nested), for `from_tensor_slices`."""
     keys = [k for k in rows[0] if k not in drop]
     out = {}
@@ -190,6 +247,43 @@ def t5_examples(data, task):
                                     label_names=LABELS[task], feature_names=feature_names)
         for row, out in zip(rows, ds.as_numpy_iterator()):
             yield row, {k: decode(v) for k, v in out.items()}
+    elif task in DIAGNOSTIC:
+        rows = list(diagnostic_rows(data, task))
+        ds = tf.data.Dataset.from_tensor_slices(columns(rows))
+        if task == "wsc":
+            ds = preprocessors.wsc_simple(ds, correct_referent_only=False)
+        else:
+            if task == "axb":  # T5's rekey for super_glue_axb_v102
+                ds = preprocessors.rekey(ds, key_map={"premise": "sentence1", "hypothesis": "sentence2",
+                                                      "label": "label", "idx": "idx"})
+            ds = preprocessors.glue(ds, benchmark_name="mnli" if task == "ax" else "rte", label_names=LABELS[task],
+                                    feature_names=None)
+        for row, out in zip(rows, ds.as_numpy_iterator()):
+            yield row, {k: decode(v) for k, v in out.items()}
+    elif task == "record":
+        rows = list(record_rows(Path(RECORD_FILE)))
+
+        def gen():
+            for r in rows:
+                yield {"passage": r["passage"], "query": r["query"], "entities": r["entities"],
+                       "answers": r["answers"], "idx": r["idx"]}
+
+        spec = {"passage": tf.TensorSpec([], tf.string), "query": tf.TensorSpec([], tf.string),
+                "entities": tf.TensorSpec([None], tf.string), "answers": tf.TensorSpec([None], tf.string),
+                "idx": {"passage": tf.TensorSpec([], tf.int32), "query": tf.TensorSpec([], tf.int32)}}
+        ds = preprocessors.record(tf.data.Dataset.from_generator(gen, output_signature=spec))
+        # T5 makes one example per answer; its metric (deduplicate_metric) keeps the first of each query.
+        seen = set()
+        by_query = {}
+        for out in ds.as_numpy_iterator():
+            key = (int(out["idx/passage"]), int(out["idx/query"]))
+            if key in seen:
+                continue
+            seen.add(key)
+            by_query[key] = {"inputs": decode(out["inputs"]), "targets": decode(out["targets"]),
+                             "answers": [decode(a) for a in out["answers"].tolist()]}
+        for row in rows:
+            yield row, by_query[(row["idx"]["passage"], row["idx"]["query"])]
     elif task == "squad_v1":
         rows = list(squad_rows(data))
         ds = tf.data.Dataset.from_tensor_slices({
@@ -226,7 +320,14 @@ def cmd_inputs(args):
                 line["original_answers"] = row["answers"]["text"]
             if task == "multirc":
                 line["group"] = row["idx"]["question"]
+            if task == "record":
+                line["answers"] = ex["answers"]
+            if task == "ax":
+                line["target"] = AX_GOLD[row["_gold"]]  # T5's is "<unk>" (no labels in TFDS glue/ax)
+                line["t5_target"] = ex["targets"]
             line["label"] = row.get("label") if task != "stsb" else float(row["label"])
+            if task == "ax":
+                line["label"] = row["_gold"]
             lines.append(line)
         with open(out / f"{task}.jsonl", "w", encoding="utf-8") as f:
             for line in lines:
@@ -290,7 +391,33 @@ def t5_metrics(task, refs, outputs):
         ems, f1s = zip(*(official_squad(r["original_answers"], o) for r, o in zip(refs, outputs)))
         return {"t5_em": res["em"], "t5_f1": res["f1"], "exact_match": 100 * float(np.mean(ems)),
                 "f1": 100 * float(np.mean(f1s))}
+    if task == "record":
+        targets = [{"value": r["answers"], "group": (r["id"],)} for r in refs]
+        res = metrics.deduplicate_metric(metrics.squad)(targets, [{"value": o} for o in outputs])
+        return {"em": res["em"], "f1": res["f1"]}
+    if task == "wsc":
+        targets = [postprocessors.wsc_simple(None, example={"label": r["label"]}, is_target=True) for r in refs]
+        preds = [postprocessors.wsc_simple(o, example={"targets_pretokenized": r["target"]}) for r, o in
+                 zip(refs, outputs)]
+        return metrics.accuracy(targets, preds)
     labels = LABELS[task]
+    if task in ("axb", "axg", "ax"):
+        # T5 registers no metric for the diagnostics ("only test set available"); these are the leaderboard's,
+        # on T5's post-processed class ids: Matthews correlation (sklearn, via T5's wrapper) and, for AX-g,
+        # accuracy and gender parity (jiant's GenderParity: rows 2k and 2k+1 are one minimal pair).
+        preds = [postprocessors.string_label_to_class_id(o, label_classes=labels) for o in outputs]
+        targets = [r["label"] for r in refs]
+        if task == "ax":
+            preds = [AX_COLLAPSE[labels[p]] if p >= 0 else -1 for p in preds]
+        if task == "axg":
+            out = dict(metrics.accuracy(targets, preds))
+            pairs = [(preds[i], preds[i + 1]) for i in range(0, len(preds) - 1, 2)]
+            for i in range(0, len(refs) - 1, 2):
+                assert refs[i]["input"].split(" premise: ")[0] == refs[i + 1]["input"].split(" premise: ")[0], i
+            out["gender_parity"] = 100 * sum(a == b for a, b in pairs) / len(pairs)
+            return out
+        fn = metrics.sklearn_metrics_wrapper("matthews_corrcoef", metric_post_process_fn=lambda x: 100 * x)
+        return fn(np.array(targets), np.array(preds))
     if task == "multirc":
         targets = [{"value": postprocessors.string_label_to_class_id(r["target"], label_classes=labels),
                     "group": r["group"]} for r in refs]
@@ -338,20 +465,62 @@ def cmd_metrics(args):
     Path(args.out).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
 
 
+def crafted_output(task, ref, i):
+    """Deterministic output variants that reach every branch of T5's WSC and ReCoRD post-processing."""
+    if task == "wsc":
+        target = ref["target"]
+        words = ref["input"].split()
+        variants = [target, "the " + target, target.upper() + " ", target + "'s friend", "", "his",
+                    words[min(3, len(words) - 1)], target.split()[-1], "A " + target.lower() + " and a dog"]
+        return variants[i % len(variants)]
+    if task == "record":
+        answer = ref["answers"][0] if ref["answers"] else ""
+        variants = [answer, answer.lower() + ".", "the " + answer, answer + " and more", "nobody"]
+        return variants[i % len(variants)]
+    raise KeyError(task)
+
+
+def cmd_crafted(args):
+    """Outputs written here (not by a model) and T5's metrics on them: for the tasks whose fixture outputs are
+    all alike, so that every branch of the post-processor is compared."""
+    inputs = Path(args.inputs)
+    lines, result = [], {}
+    for task in ("wsc", "record"):
+        with open(inputs / f"{task}.jsonl", encoding="utf-8") as f:
+            refs = [json.loads(line) for line in f]
+        outputs = [crafted_output(task, r, i) for i, r in enumerate(refs)]
+        lines.extend({"task": task, "id": r["id"], "output": o} for r, o in zip(refs, outputs))
+        result[task] = {k: float(v) for k, v in t5_metrics(task, refs, outputs).items()}
+        result[task]["n"] = len(refs)
+        print(task, result[task], file=sys.stderr)
+    out = Path(args.out)
+    with open(out / "crafted-outputs.jsonl", "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+    (out / "crafted-metrics.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("inputs")
     p.add_argument("--data-dir", default=os.environ.get("EVALRUN_DATA_DIR", str(REPO_ROOT / "../shared/data")))
     p.add_argument("--out", default=str(REPO_ROOT / "target/t5-reference"))
-    p.add_argument("--tasks", nargs="+", default=GLUE + SUPERGLUE + ["squad_v1"])
+    p.add_argument("--tasks", nargs="+", default=GLUE + SUPERGLUE + DIAGNOSTIC + ["squad_v1"])
+    p.add_argument("--record-file", default=str(REPO_ROOT / "tests/fixtures/data/superglue/ReCoRD/val.jsonl"),
+                   help="ReCoRD is not in ../shared/data: the fixture file in the published layout")
     p = sub.add_parser("metrics")
     p.add_argument("--inputs", default=str(REPO_ROOT / "target/t5-reference"))
     p.add_argument("--outputs", required=True)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("crafted")
+    p.add_argument("--inputs", default=str(REPO_ROOT / "target/t5-reference"))
+    p.add_argument("--out", default=str(REPO_ROOT / "tests/fixtures/reference/t5"))
     args = parser.parse_args()
+    global RECORD_FILE
+    RECORD_FILE = getattr(args, "record_file", None)
     tf.config.set_visible_devices([], "GPU")
-    {"inputs": cmd_inputs, "metrics": cmd_metrics}[args.cmd](args)
+    {"inputs": cmd_inputs, "metrics": cmd_metrics, "crafted": cmd_crafted}[args.cmd](args)
 
 
 if __name__ == "__main__":

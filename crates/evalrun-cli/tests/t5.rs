@@ -61,9 +61,20 @@ fn run_t5(args: &[&str], dir: &Path) -> (serde_json::Value, Vec<serde_json::Valu
 /// Every output string equals transformers' `generate`; inputs and targets equal T5's
 /// preprocessors (first examples verbatim, all of them by digest); metrics equal T5's.
 fn check_suite(lines: &[serde_json::Value], record: &serde_json::Value, tasks: &[&str]) {
-    let generated = by_key(read_jsonl(&reference("generate.jsonl")));
+    check_against(lines, record, tasks, "generate.jsonl", "metrics.json");
+}
+
+/// As [`check_suite`], with the reference outputs and T5's metrics on them from other files.
+fn check_against(
+    lines: &[serde_json::Value],
+    record: &serde_json::Value,
+    tasks: &[&str],
+    outputs: &str,
+    t5_metrics: &str,
+) {
+    let generated = by_key(read_jsonl(&reference(outputs)));
     let digests = read_json(&reference("inputs.json"));
-    let metrics = read_json(&reference("metrics.json"));
+    let metrics = read_json(&reference(t5_metrics));
     for task in tasks {
         let mut mine: Vec<&serde_json::Value> =
             lines.iter().filter(|l| l["task"] == *task).collect();
@@ -121,6 +132,9 @@ fn check_suite(lines: &[serde_json::Value], record: &serde_json::Value, tasks: &
                 ("spearman", "spearman_corrcoef"),
             ],
             "cb" => &[("macro_f1", "mean_3class_f1"), ("accuracy", "accuracy")],
+            "axb" | "ax" => &[("mcc", "matthews_corrcoef")],
+            "axg" => &[("gender_parity", "gender_parity"), ("accuracy", "accuracy")],
+            "record" => &[("exact_match", "em"), ("f1", "f1")],
             "multirc" => &[("f1", "f1"), ("exact_match", "exact_match")],
             "squad_v1" => &[
                 ("exact_match", "exact_match"),
@@ -157,6 +171,149 @@ fn glue_and_superglue_equal_transformers_generate_and_t5_metrics() {
         tmp.path(),
     );
     check_suite(&lines, &record, &superglue);
+}
+
+/// WSC (T5's wsc_simple), the diagnostics AX-b, AX-g and GLUE AX, and ReCoRD (on a file in the
+/// published layout, since ReCoRD is not in ../shared/data): inputs equal T5's preprocessors on
+/// TFDS's features (first examples verbatim, all by digest), and metrics equal T5's code (the
+/// leaderboard's for the diagnostics) on the same outputs. The outputs are the fixture's own,
+/// recorded once (tests/fixtures/reference/t5/outputs-diagnostic.jsonl): transformers never
+/// ran these tasks, the decoding path is the one the other suites check.
+#[test]
+fn wsc_diagnostics_and_record_equal_t5_preprocessors_and_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (record, lines, table) = run_t5(&["superglue", "--task", "wsc,axb,axg"], tmp.path());
+    assert!(
+        table.contains("| axg | dev | 356 | gender_parity / accuracy |"),
+        "{table}"
+    );
+    let (outputs, metrics) = ("outputs-diagnostic.jsonl", "metrics-diagnostic.json");
+    check_against(&lines, &record, &["wsc", "axb", "axg"], outputs, metrics);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (record, lines, _) = run_t5(&["glue", "--task", "ax"], tmp.path());
+    check_against(&lines, &record, &["ax"], outputs, metrics);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture_data = fixtures().join("data");
+    let (rec, pred) = (tmp.path().join("r.json"), tmp.path().join("p.jsonl"));
+    let output = evalrun(&[
+        "superglue",
+        "--task",
+        "record",
+        "--model",
+        MODEL,
+        "--data-dir",
+        path_str(&fixture_data),
+        "--output",
+        path_str(&rec),
+        "--predictions",
+        path_str(&pred),
+        "--bootstrap",
+        "0",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    check_against(
+        &read_jsonl(&pred),
+        &read_json(&rec),
+        &["record"],
+        outputs,
+        metrics,
+    );
+}
+
+/// The SuperGLUE average is complete once ReCoRD's file is there; here (no ReCoRD) it says so.
+#[test]
+fn superglue_average_counts_wsc_and_names_record_when_absent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (record, _, _) = run_t5(&["superglue"], tmp.path());
+    let average = &record["averages"]["superglue"];
+    assert_eq!(
+        average["missing"],
+        serde_json::json!(["record"]),
+        "{average}"
+    );
+    assert!(record["results"]["wsc"].is_object());
+    assert!(record["skipped"]["record"]
+        .as_str()
+        .unwrap()
+        .contains("data not present"));
+}
+
+/// `--split test --submission-dir` on files in the GLUE and SuperGLUE test layouts writes the
+/// servers' files from generated outputs.
+#[test]
+fn test_split_writes_glue_and_superglue_server_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixtures().join("data");
+    let sub = tmp.path().join("submission");
+    for (suite, tasks) in [
+        ("glue", "cola,sst2,mrpc,stsb,qqp,mnli,qnli,rte,wnli,ax"),
+        (
+            "superglue",
+            "boolq,cb,copa,multirc,rte,wic,wsc,record,axb,axg",
+        ),
+    ] {
+        let output = evalrun(&[
+            suite,
+            "--task",
+            tasks,
+            "--model",
+            MODEL,
+            "--data-dir",
+            path_str(&data),
+            "--split",
+            "test",
+            "--submission-dir",
+            path_str(&sub),
+        ]);
+        assert!(output.status.success(), "{suite}: {}", stderr(&output));
+    }
+    for file in [
+        "CoLA.tsv",
+        "SST-2.tsv",
+        "MRPC.tsv",
+        "STS-B.tsv",
+        "QQP.tsv",
+        "MNLI-m.tsv",
+        "MNLI-mm.tsv",
+        "QNLI.tsv",
+        "RTE.tsv",
+        "WNLI.tsv",
+        "AX.tsv",
+    ] {
+        let text = std::fs::read_to_string(sub.join(file)).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("index\tprediction"), "{file}");
+        assert_eq!(lines.count(), 4, "{file}: one line per test row");
+    }
+    for (file, rows) in [
+        ("BoolQ.jsonl", 4),
+        ("CB.jsonl", 4),
+        ("COPA.jsonl", 4),
+        ("MultiRC.jsonl", 1),
+        ("RTE.jsonl", 4),
+        ("WiC.jsonl", 4),
+        ("WSC.jsonl", 4),
+        ("ReCoRD.jsonl", 4),
+        ("AX-b.jsonl", 4),
+        ("AX-g.jsonl", 4),
+    ] {
+        let lines = read_jsonl(&sub.join(file));
+        assert_eq!(lines.len(), rows, "{file}");
+        for l in &lines {
+            assert!(l["idx"].is_u64(), "{file}: {l}");
+            assert!(
+                l.get("label").is_some() || l.get("passage").is_some(),
+                "{file}: {l}"
+            );
+        }
+    }
+    let copa = read_jsonl(&sub.join("COPA.jsonl"));
+    assert!(
+        copa.iter().all(|l| l["label"].is_u64()),
+        "COPA labels are 0/1"
+    );
 }
 
 #[test]

@@ -42,6 +42,9 @@ pub enum Metric {
     Perplexity,
     BitsPerByte,
     BitsPerCharacter,
+    /// SuperGLUE AX-g (Winogender): the share of male/female minimal pairs that get the same
+    /// prediction.
+    GenderParity,
 }
 
 /// How a table prints a metric.
@@ -54,7 +57,7 @@ pub enum Scale {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 20] = [
+    pub const ALL: [Metric; 21] = [
         Metric::Accuracy,
         Metric::F1,
         Metric::Mcc,
@@ -75,6 +78,7 @@ impl Metric {
         Metric::Perplexity,
         Metric::BitsPerByte,
         Metric::BitsPerCharacter,
+        Metric::GenderParity,
     ];
 
     pub fn name(self) -> &'static str {
@@ -99,6 +103,7 @@ impl Metric {
             Metric::Perplexity => "perplexity",
             Metric::BitsPerByte => "bits_per_byte",
             Metric::BitsPerCharacter => "bits_per_character",
+            Metric::GenderParity => "gender_parity",
         }
     }
 

@@ -89,6 +89,61 @@ pub fn group_exact_match(rows: &[(u64, usize, Option<usize>)]) -> f64 {
     groups.iter().filter(|g| g.1).count() as f64 / groups.len() as f64
 }
 
+/// Python's `str.strip()`: Unicode whitespace plus the ASCII separators U+001C–U+001F, which
+/// Python counts as whitespace and Rust does not.
+fn python_strip(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
+/// Determiners T5's WSC post-processor ignores.
+const WSC_DETERMINERS: [&str; 21] = [
+    "a", "an", "few", "her", "his", "each", "every", "many", "much", "my", "our", "some", "that",
+    "the", "their", "these", "this", "those", "which", "whose", "your",
+];
+
+/// `postprocessors.wsc_simple`: whether `prediction` names the candidate `referent` (T5's
+/// word-overlap rule: lower-cased, determiners dropped, one word set contains the other, and a
+/// possessive `'` on one side only never matches). `None` for an empty prediction (T5's −1,
+/// which never equals a label).
+pub fn wsc_refers(prediction: &str, referent: &str) -> Option<bool> {
+    fn clean(s: &str) -> String {
+        python_strip(s)
+            .to_lowercase()
+            .split(' ')
+            .filter(|w| !WSC_DETERMINERS.contains(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    let prediction = clean(prediction);
+    if prediction.is_empty() {
+        return None;
+    }
+    let referent = clean(referent);
+    if prediction.contains('\'') != referent.contains('\'') {
+        return Some(false);
+    }
+    let words = |s: &str| {
+        s.split(' ')
+            .map(str::to_string)
+            .collect::<std::collections::HashSet<_>>()
+    };
+    let (p, r) = (words(&prediction), words(&referent));
+    Some(p.is_subset(&r) || r.is_subset(&p))
+}
+
+/// SuperGLUE's AX-g gender parity score (jiant's `GenderParity`): rows `2k` and `2k + 1` are
+/// the male and female variants of one premise with the same hypothesis; the score is the
+/// share of pairs whose two predictions are equal (an invalid prediction is its own value).
+/// `None` when there are no pairs.
+pub fn gender_parity(predictions: &[Option<usize>]) -> Option<f64> {
+    let pairs = predictions.len() / 2;
+    if pairs == 0 {
+        return None;
+    }
+    let same = predictions.chunks_exact(2).filter(|p| p[0] == p[1]).count();
+    Some(same as f64 / pairs as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +168,24 @@ mod tests {
     fn group_exact_match_needs_every_answer_right() {
         let rows = [(7, 1, Some(1)), (7, 0, Some(1)), (9, 0, Some(0))];
         assert_eq!(group_exact_match(&rows), 0.5);
+    }
+
+    #[test]
+    fn wsc_word_overlap_rule() {
+        assert_eq!(wsc_refers("Tom", "Tom"), Some(true));
+        assert_eq!(wsc_refers("the fuzzy bunny", "bunny"), Some(true));
+        assert_eq!(wsc_refers("  The Bunny ", "a bunny"), Some(true));
+        assert_eq!(wsc_refers("Bob", "Bob's hat"), Some(false));
+        assert_eq!(wsc_refers("Bob's hat", "Bob's hat"), Some(true));
+        assert_eq!(wsc_refers("Mary", "Tom"), Some(false));
+        assert_eq!(wsc_refers("the", "Tom"), None);
+        assert_eq!(wsc_refers("", "Tom"), None);
+    }
+
+    #[test]
+    fn gender_parity_counts_equal_pairs() {
+        let p = [Some(0), Some(0), Some(1), Some(0), None, None];
+        assert!((gender_parity(&p).unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(gender_parity(&[Some(1)]), None);
     }
 }

@@ -15,7 +15,9 @@ use evalrun_core::text::rouge::{score_t5, RougeScores};
 use evalrun_core::text::squad::SquadScore;
 use evalrun_core::PairedScores;
 use evalrun_report::PredictionLine;
-use evalrun_tasks::t2t::{Preprocess, T2tDataset, T2tExample, T2tGold, T2tTaskSpec};
+use evalrun_tasks::t2t::{
+    Preprocess, SubmissionSpec, T2tDataset, T2tExample, T2tGold, T2tTaskSpec,
+};
 
 use crate::error::{bail, Result};
 use crate::score::{Recorder, Scored};
@@ -118,6 +120,11 @@ pub fn score(
         (outputs, vec![Vec::new(); examples.len()], how, Some(tokens))
     };
     let (metrics, ci, mut sums) = score_outputs(task, examples, &outputs, settings.bootstrap)?;
+    let submission = task
+        .submission
+        .as_ref()
+        .map(|spec| submission(task, spec, examples, &outputs))
+        .transpose()?;
     if let Some(tokens) = generated {
         // New tokens without `</s>`: the throughput figure of `scripts/bench_t5.py`.
         sums.insert("generated_tokens".into(), tokens as f64);
@@ -131,7 +138,7 @@ pub fn score(
                 &task.name,
                 e.id,
                 gold_json(task, e),
-                prediction_json(task, output),
+                prediction_json(task, e, output),
             );
             line.logits = logits;
             line.input = Some(e.input.clone());
@@ -145,7 +152,7 @@ pub fn score(
         ci,
         sums,
         lines,
-        submission: None,
+        submission,
         scoring,
         label_mapping: None,
         tokens: generated,
@@ -155,7 +162,7 @@ pub fn score(
 
 fn gold_json(task: &T2tTaskSpec, e: &T2tExample) -> serde_json::Value {
     match &e.gold {
-        Some(T2tGold::Class(c)) => task.labels.get(*c).cloned().into(),
+        Some(T2tGold::Class(c)) => task.gold_classes().get(*c).cloned().into(),
         Some(T2tGold::Score(_)) => python_float(&e.target).into(),
         Some(T2tGold::Answers(a)) => a.clone().into(),
         Some(T2tGold::Text(t)) => t.clone().into(),
@@ -163,7 +170,12 @@ fn gold_json(task: &T2tTaskSpec, e: &T2tExample) -> serde_json::Value {
     }
 }
 
-fn prediction_json(task: &T2tTaskSpec, output: &str) -> serde_json::Value {
+fn prediction_json(task: &T2tTaskSpec, e: &T2tExample, output: &str) -> serde_json::Value {
+    if matches!(task.preprocess, Preprocess::WscSimple) {
+        return t5m::wsc_refers(output, &e.target).map_or(serde_json::Value::Null, |refers| {
+            task.labels[usize::from(refers)].clone().into()
+        });
+    }
     if !task.labels.is_empty() {
         return t5m::class_id(output, &task.labels)
             .map_or(serde_json::Value::Null, |c| task.labels[c].clone().into());
@@ -219,7 +231,6 @@ fn score_outputs(
         units: &units,
         spec,
     };
-    let classes = task.labels.len();
     match &task.preprocess {
         Preprocess::Glue { .. } => {
             let pairs: Vec<(usize, Option<usize>)> = labelled
@@ -229,12 +240,27 @@ fn score_outputs(
                         Some(T2tGold::Class(c)) => c,
                         _ => unreachable!("classification rows"),
                     };
-                    (gold, t5m::class_id(&outputs[i], &task.labels))
+                    let predicted = t5m::class_id(&outputs[i], &task.labels);
+                    (gold, predicted.and_then(|p| task.scored_class(p)))
                 })
                 .collect();
+            let classes = task.gold_classes().len();
             let pick = |idx: &[usize]| idx.iter().map(|&i| pairs[i]).collect::<Vec<_>>();
             for metric in &task.metrics {
                 match metric.as_str() {
+                    "gender_parity" => put.grouped("gender_parity", &|sel| {
+                        // The two rows of a drawn pair share its slot.
+                        let mut pairs_of: BTreeMap<u64, Vec<Option<usize>>> = BTreeMap::new();
+                        for &(slot, r) in sel {
+                            pairs_of.entry(slot).or_default().push(pairs[r].1);
+                        }
+                        let complete: Vec<Option<usize>> = pairs_of
+                            .into_values()
+                            .filter(|p| p.len() == 2)
+                            .flatten()
+                            .collect();
+                        t5m::gender_parity(&complete).unwrap_or(f64::NAN)
+                    }),
                     "accuracy" => put.rows("accuracy", &|idx| t5m::accuracy(&pick(idx))),
                     "mcc" => put.rows("mcc", &|idx| t5m::mcc(&pick(idx), classes)),
                     "f1" => put.rows("f1", &|idx| t5m::f1_with_invalid(&pick(idx))),
@@ -274,6 +300,40 @@ fn score_outputs(
             };
             put.rows("pearson", &|idx| scores(idx).pearson());
             put.rows("spearman", &|idx| scores(idx).spearman());
+        }
+        Preprocess::WscSimple => {
+            // postprocessors.wsc_simple: does the output name the candidate? Compared with
+            // whether the candidate is the referent (the label).
+            let pairs: Vec<(usize, Option<usize>)> = labelled
+                .iter()
+                .map(|&i| {
+                    let gold = match examples[i].gold {
+                        Some(T2tGold::Class(c)) => c,
+                        _ => unreachable!("WSC rows carry a boolean label"),
+                    };
+                    let refers = t5m::wsc_refers(&outputs[i], &examples[i].target);
+                    (gold, refers.map(usize::from))
+                })
+                .collect();
+            put.rows("accuracy", &|idx| {
+                t5m::accuracy(&idx.iter().map(|&i| pairs[i]).collect::<Vec<_>>())
+            });
+        }
+        Preprocess::Record => {
+            // deduplicate_metric(squad): one example per query here already.
+            let scores: Vec<SquadScore> = labelled
+                .iter()
+                .map(|&i| match &examples[i].gold {
+                    Some(T2tGold::Answers(a)) => SquadScore::new(&outputs[i], a),
+                    _ => unreachable!("ReCoRD rows carry answers"),
+                })
+                .collect::<Result<_, _>>()?;
+            put.rows("exact_match", &|idx| {
+                idx.iter().filter(|&&i| scores[i].exact_match).count() as f64 / idx.len() as f64
+            });
+            put.rows("f1", &|idx| {
+                idx.iter().map(|&i| scores[i].f1).sum::<f64>() / idx.len() as f64
+            });
         }
         Preprocess::Squad => {
             let official: Vec<SquadScore> = labelled
@@ -326,4 +386,126 @@ fn score_outputs(
         }
     }
     Ok((metrics, ci, sums))
+}
+
+/// A MultiRC question of a submission: its index and its answers' `{idx, label}` objects.
+type Question = (serde_json::Value, Vec<serde_json::Value>);
+
+/// The test server's file for `task`: GLUE's `index<TAB>prediction` TSV (`.tsv`) or SuperGLUE's
+/// `{"idx", "label"}` JSONL (`.jsonl`; MultiRC nested per paragraph and question, ReCoRD the
+/// answer text), as T5's `prepare_glue_submission.py` writes them. An output that is no label
+/// is written as the last class, as that script's `labels[-1]` does, with a warning.
+fn submission(
+    task: &T2tTaskSpec,
+    spec: &SubmissionSpec,
+    examples: &[T2tExample],
+    outputs: &[String],
+) -> Result<String> {
+    let server_label = |class: usize| -> serde_json::Value {
+        spec.labels
+            .as_ref()
+            .map_or_else(|| task.labels[class].clone().into(), |v| v[class].clone())
+    };
+    let mut invalid = 0usize;
+    let mut value_of = |e: &T2tExample, output: &str| -> serde_json::Value {
+        match &task.preprocess {
+            Preprocess::Stsb => {
+                let score = python_float(output).unwrap_or(-1.0);
+                serde_json::Value::String(format!("{score:.3}"))
+            }
+            Preprocess::Record | Preprocess::Squad | Preprocess::Summarize => output.into(),
+            Preprocess::Translate { .. } => output.into(),
+            Preprocess::WscSimple => match t5m::wsc_refers(output, &e.target) {
+                Some(refers) => server_label(usize::from(refers)),
+                None => {
+                    invalid += 1;
+                    server_label(task.labels.len() - 1)
+                }
+            },
+            Preprocess::Glue { .. } => match t5m::class_id(output, &task.labels) {
+                Some(c) => server_label(c),
+                None => {
+                    invalid += 1;
+                    server_label(task.labels.len() - 1)
+                }
+            },
+        }
+    };
+    let plain = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    // Indices as the server wants them: integers where the file's are integers or numeric strings.
+    let integer = |v: &serde_json::Value| -> serde_json::Value {
+        match v {
+            serde_json::Value::String(s) => s
+                .parse::<i64>()
+                .map_or_else(|_| v.clone(), serde_json::Value::from),
+            other => other.clone(),
+        }
+    };
+    let mut body = String::new();
+    if spec.file.ends_with(".tsv") {
+        body.push_str("index\tprediction\n");
+        for (e, output) in examples.iter().zip(outputs) {
+            let index = e.idx.as_ref().map_or_else(|| e.id.to_string(), plain);
+            let value = value_of(e, output);
+            body.push_str(&format!("{index}\t{}\n", plain(&value)));
+        }
+    } else if examples
+        .first()
+        .and_then(|e| e.idx.as_ref())
+        .is_some_and(|idx| idx.get("paragraph").is_some())
+    {
+        // MultiRC: {"idx": p, "passage": {"questions": [{"idx": q, "answers": [{"idx": a, "label": l}]}]}}
+        let mut paragraphs: Vec<(serde_json::Value, Vec<Question>)> = Vec::new();
+        for (e, output) in examples.iter().zip(outputs) {
+            let idx = e.idx.clone().unwrap_or_default();
+            let (p, q, a) = (
+                integer(&idx["paragraph"]),
+                integer(&idx["question"]),
+                integer(&idx["answer"]),
+            );
+            let label = value_of(e, output);
+            if paragraphs.last().is_none_or(|(last, _)| *last != p) {
+                paragraphs.push((p.clone(), Vec::new()));
+            }
+            let questions = &mut paragraphs.last_mut().expect("pushed").1;
+            if questions.last().is_none_or(|(last, _)| *last != q) {
+                questions.push((q.clone(), Vec::new()));
+            }
+            let answers = &mut questions.last_mut().expect("pushed").1;
+            answers.push(serde_json::json!({ "idx": a, "label": label }));
+        }
+        for (p, questions) in paragraphs {
+            let questions: Vec<serde_json::Value> = questions
+                .into_iter()
+                .map(|(q, answers)| serde_json::json!({ "idx": q, "answers": answers }))
+                .collect();
+            let line = serde_json::json!({ "idx": p, "passage": { "questions": questions } });
+            body.push_str(&line.to_string());
+            body.push('\n');
+        }
+    } else {
+        for (e, output) in examples.iter().zip(outputs) {
+            let idx = match (&task.preprocess, &e.idx) {
+                (Preprocess::Record, Some(idx)) => integer(&idx["query"]),
+                (_, Some(idx)) => integer(idx),
+                (_, None) => e.id.into(),
+            };
+            let line = serde_json::json!({ "idx": idx, "label": value_of(e, output) });
+            body.push_str(&line.to_string());
+            body.push('\n');
+        }
+    }
+    if invalid > 0 {
+        tracing::warn!(
+            "{invalid} of {} outputs of `{}` are no label; the submission file `{}` has them as `{}`, the last class (as T5's prepare_glue_submission.py writes −1)",
+            outputs.len(),
+            task.name,
+            spec.file,
+            plain(&server_label(task.labels.len() - 1))
+        );
+    }
+    Ok(body)
 }

@@ -388,3 +388,142 @@ fn names_of_another_kind_say_which_model_they_need() {
         "{err}"
     );
 }
+
+/// The repository's root (for task data fixtures and references).
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shared_data() -> PathBuf {
+    std::env::var_os("EVALRUN_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"))
+}
+
+fn t2t_task(name: &str) -> evalrun_tasks::t2t::T2tTaskSpec {
+    let catalog = Catalog::embedded().unwrap();
+    let task = catalog
+        .tasks(TaskKind::TextToText)
+        .find(|t| t.name() == name)
+        .unwrap_or_else(|| panic!("no text-to-text task `{name}`"));
+    match task {
+        Task::TextToText(t) => t.clone(),
+        _ => unreachable!(),
+    }
+}
+
+/// Outputs crafted to reach every branch of T5's WSC and ReCoRD post-processors
+/// (`scripts/t5_reference.py crafted`), scored by evalrun and by T5's own code.
+#[test]
+fn wsc_and_record_metrics_equal_t5_on_crafted_outputs() {
+    let reference = repo().join("tests/fixtures/reference/t5");
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reference.join("crafted-metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let outputs: Vec<serde_json::Value> =
+        std::fs::read_to_string(reference.join("crafted-outputs.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    for (name, data_dir, pairs) in [
+        ("wsc", shared_data(), &[("accuracy", "accuracy")][..]),
+        (
+            "record",
+            repo().join("tests/fixtures/data"),
+            &[("exact_match", "em"), ("f1", "f1")][..],
+        ),
+    ] {
+        let task = t2t_task(name);
+        let data = evalrun_tasks::t2t::load(&task, "dev", &data_dir).unwrap();
+        let responses: Vec<Response> = outputs
+            .iter()
+            .filter(|o| o["task"] == name)
+            .map(|o| Response::Generated {
+                text: o["output"].as_str().unwrap().to_string(),
+                tokens: 1,
+            })
+            .collect();
+        assert_eq!(responses.len(), data.examples.len(), "{name}");
+        let scored = t2t::score(&task, &data, responses, &quiet_settings()).unwrap();
+        for (ours, theirs) in pairs {
+            let got = scored.metrics[*ours].unwrap() * 100.0;
+            let t5 = want[name][*theirs].as_f64().unwrap();
+            assert!((got - t5).abs() < 1e-9, "{name} {ours}: {got} vs T5 {t5}");
+        }
+    }
+}
+
+/// Submission files in the servers' formats, from outputs: SuperGLUE JSONL (labels spelled as
+/// the server reads them, MultiRC nested, ReCoRD the answer text, invalid outputs as the last
+/// class) and GLUE TSV.
+#[test]
+fn text_to_text_submission_files_follow_the_server_formats() {
+    let data_dir = repo().join("tests/fixtures/data");
+    let body = |name: &str, outputs: &[&str]| -> String {
+        let task = t2t_task(name);
+        let data = evalrun_tasks::t2t::load(&task, "test", &data_dir).unwrap();
+        let responses = data
+            .examples
+            .iter()
+            .enumerate()
+            .map(|(i, _)| Response::Generated {
+                text: outputs[i % outputs.len()].to_string(),
+                tokens: 1,
+            })
+            .collect();
+        let scored = t2t::score(&task, &data, responses, &quiet_settings()).unwrap();
+        assert!(
+            scored.metrics.is_empty(),
+            "{name}: a test split has no scores"
+        );
+        scored.submission.unwrap()
+    };
+    assert_eq!(
+        body("boolq", &["True", "False", "maybe"]),
+        "{\"idx\":0,\"label\":\"true\"}\n{\"idx\":1,\"label\":\"false\"}\n{\"idx\":2,\"label\":\"true\"}\n{\"idx\":3,\"label\":\"true\"}\n"
+    );
+    assert!(body("copa", &["choice2"]).starts_with("{\"idx\":0,\"label\":1}\n"));
+    assert!(body("cb", &["neutral"]).starts_with("{\"idx\":0,\"label\":\"neutral\"}\n"));
+    let wsc = body("wsc", &["Mark", ""]);
+    assert!(
+        wsc.lines()
+            .all(|l| l.contains("\"label\":\"True\"") || l.contains("\"label\":\"False\"")),
+        "{wsc}"
+    );
+    let record = body("record", &["NASA"]);
+    assert_eq!(record.lines().count(), 4, "{record}");
+    assert!(
+        record.starts_with("{\"idx\":0,\"label\":\"NASA\"}\n"),
+        "{record}"
+    );
+    let multirc = body("multirc", &["True", "False"]);
+    let first: serde_json::Value = serde_json::from_str(multirc.lines().next().unwrap()).unwrap();
+    let answers = &first["passage"]["questions"][0]["answers"];
+    assert_eq!(answers[0]["label"], 1);
+    assert_eq!(answers[1]["label"], 0);
+    assert!(first["idx"].is_u64());
+    assert_eq!(
+        multirc.lines().count(),
+        1,
+        "one line per paragraph: {multirc}"
+    );
+    let axb = body("axb", &["entailment"]);
+    assert!(
+        axb.starts_with("{\"idx\":0,\"label\":\"entailment\"}\n"),
+        "{axb}"
+    );
+    assert_eq!(
+        body("cola", &["acceptable", "unacceptable"]),
+        "index\tprediction\n0\t1\n1\t0\n2\t1\n3\t0\n"
+    );
+    assert_eq!(
+        body("stsb", &["3.8", "x"]),
+        "index\tprediction\n0\t3.800\n1\t-1.000\n2\t3.800\n3\t-1.000\n"
+    );
+    assert_eq!(
+        body("ax", &["neutral", "entailment"]),
+        "index\tprediction\n0\tneutral\n1\tentailment\n2\tneutral\n3\tentailment\n"
+    );
+}

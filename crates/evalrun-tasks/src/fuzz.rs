@@ -27,6 +27,10 @@ fn data_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
 }
 
+fn fixture_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/data")
+}
+
 /// The first `lines` lines of a real file (at most 8 KiB), or `fallback`.
 fn head_of(path: &Path, lines: usize, fallback: &str) -> Vec<u8> {
     let Ok(bytes) = std::fs::read(path) else {
@@ -65,7 +69,15 @@ fn targets() -> (Catalog, Vec<Target>) {
             let files = paths
                 .into_iter()
                 .map(|p| {
-                    let seed = head_of(&dir.join(&p), 12, fallback_for(&p));
+                    // Files absent from the data directory (test-server layouts, ReCoRD) have
+                    // small copies in their published layout under tests/fixtures/data.
+                    let real = dir.join(&p);
+                    let path = if real.is_file() {
+                        real
+                    } else {
+                        fixture_data().join(&p)
+                    };
+                    let seed = head_of(&path, 12, fallback_for(&p));
                     (p, seed)
                 })
                 .collect();

@@ -253,6 +253,7 @@ pub fn load_t2t_split(
                 .collect(),
             gold,
             group: groups.as_ref().map(|g| g[i] as u64),
+            idx: None,
         };
         examples.push(t2t::preprocess(task, row).map_err(|(line, message)| {
             DataError::Malformed {

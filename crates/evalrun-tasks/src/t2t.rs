@@ -14,17 +14,22 @@
 //! max_new_tokens = 8
 //!
 //! [preprocess]
-//! kind = "glue"                 # glue | stsb | squad | summarize | translate
+//! kind = "glue"                 # glue | stsb | squad | summarize | translate | wsc_simple | record
 //! benchmark = "mrpc"            # the input prefix
 //! fields = ["sentence1", "sentence2"]   # T5's order: sorted keys unless the task names one
 //!
 //! [splits.dev]
-//! format = "tsv"                # tsv | jsonl | multirc | squad | parallel
+//! format = "tsv"                # tsv | jsonl | multirc | squad | parallel | wsc | record
 //! path = "glue/MRPC/senteval_tokenized/dev.tsv"
 //! header = true
 //! columns = { sentence1 = 3, sentence2 = 4 }
 //! label = "0"                   # tsv: column number; jsonl: key
 //! label_values = ["0", "1"]     # how the file spells each label (default: `labels`)
+//! index = 0                     # test files: the column echoed in the submission file
+//!
+//! [submission]                  # `--split test --submission-dir DIR` writes DIR/<file>
+//! file = "MRPC.tsv"             # .tsv: GLUE "index<TAB>prediction"; .jsonl: SuperGLUE {"idx", "label"}
+//! labels = ["0", "1"]           # how the server spells each class (default: `labels`)
 //! ```
 
 use std::collections::BTreeMap;
@@ -68,6 +73,41 @@ pub struct T2tTaskSpec {
     /// Splits on the Hugging Face Hub (Parquet), used when no `--data-dir` is given.
     #[serde(default)]
     pub hub: BTreeMap<String, crate::parquet::HubSplit>,
+    /// The classes the data's gold labels name, when they differ from the model's target
+    /// strings (the GLUE diagnostic: an MNLI model's three answers, binary gold labels).
+    #[serde(default)]
+    pub gold_labels: Option<Vec<String>>,
+    /// Target string → gold label, for `gold_labels` (`neutral` → `not_entailment`).
+    #[serde(default)]
+    pub collapse: BTreeMap<String, String>,
+    /// The test server's file for `--split test --submission-dir`.
+    #[serde(default)]
+    pub submission: Option<SubmissionSpec>,
+}
+
+/// A test-server file: GLUE's `index<TAB>prediction` TSV or SuperGLUE's `{"idx", "label"}`
+/// JSONL, chosen by the file's extension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionSpec {
+    pub file: String,
+    /// The server's spelling of each class, in `labels` order (strings or integers).
+    #[serde(default)]
+    pub labels: Option<Vec<serde_json::Value>>,
+}
+
+impl T2tTaskSpec {
+    /// The classes gold labels are counted in (`gold_labels`, else `labels`).
+    pub fn gold_classes(&self) -> &[String] {
+        self.gold_labels.as_deref().unwrap_or(&self.labels)
+    }
+
+    /// The gold class a predicted target class counts as (through `collapse`).
+    pub fn scored_class(&self, predicted: usize) -> Option<usize> {
+        let name = self.labels.get(predicted)?;
+        let name = self.collapse.get(name).unwrap_or(name);
+        self.gold_classes().iter().position(|g| g == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +128,14 @@ pub enum Preprocess {
     Summarize,
     /// `preprocessors.translate`: `"translate <Source> to <Target>: <text>"`.
     Translate { source: String, target: String },
+    /// `preprocessors.wsc_simple` on TFDS `super_glue/wsc.fixed`: `"wsc: <text>"` with the
+    /// pronoun marked `*he*`; the target is the candidate referent, scored by
+    /// `postprocessors.wsc_simple` against the label.
+    #[serde(rename = "wsc_simple")]
+    WscSimple,
+    /// `preprocessors.record`: `"record query: <query> entities: <e1>, <e2> passage: <passage>"`
+    /// (`@highlight` lines joined); scored by max SQuAD EM/F1 over the answers.
+    Record,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,10 +149,16 @@ pub enum T2tSplit {
         label: Option<usize>,
         #[serde(default)]
         label_values: Option<Vec<String>>,
+        /// The index column of a test file, echoed in the submission file.
+        #[serde(default)]
+        index: Option<usize>,
     },
     Jsonl {
         path: String,
         fields: Vec<String>,
+        /// Feature name → JSON key where they differ (AX-b's `sentence1` is T5's `premise`).
+        #[serde(default)]
+        keys: BTreeMap<String, String>,
         #[serde(default)]
         label: Option<String>,
         #[serde(default)]
@@ -116,6 +170,11 @@ pub enum T2tSplit {
     Squad { path: String },
     /// Line-aligned source and reference files, plain text or WMT `.sgm`.
     Parallel { source: String, target: String },
+    /// SuperGLUE WSC JSONL (`text`, `target.span{1,2}_{index,text}`, `label`), with TFDS's
+    /// `wsc.fixed` span repairs.
+    Wsc { path: String },
+    /// SuperGLUE ReCoRD JSONL: one example per query (passage entities by character span).
+    Record { path: String },
 }
 
 impl T2tSplit {
@@ -124,7 +183,9 @@ impl T2tSplit {
             T2tSplit::Tsv { path, .. }
             | T2tSplit::Jsonl { path, .. }
             | T2tSplit::Multirc { path }
-            | T2tSplit::Squad { path } => path,
+            | T2tSplit::Squad { path }
+            | T2tSplit::Wsc { path }
+            | T2tSplit::Record { path } => path,
             T2tSplit::Parallel { source, .. } => source,
         }
     }
@@ -151,6 +212,9 @@ pub struct T2tRow {
     pub gold: Option<T2tGold>,
     /// MultiRC question index (`idx.question`), T5's grouping for exact match.
     pub group: Option<u64>,
+    /// The file's own index (TSV index column, JSONL `idx`; MultiRC and ReCoRD a nested
+    /// object), echoed in submission files.
+    pub idx: Option<serde_json::Value>,
 }
 
 /// A preprocessed example.
@@ -164,6 +228,8 @@ pub struct T2tExample {
     pub group: Option<u64>,
     /// SQuAD: the punctuation-padded answers T5's own metric compares against.
     pub padded_answers: Vec<String>,
+    /// The file's own index (see [`T2tRow::idx`]).
+    pub idx: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -188,6 +254,7 @@ pub const KNOWN_METRICS: &[&str] = &[
     "rouge1",
     "rouge2",
     "rougeLsum",
+    "gender_parity",
 ];
 
 pub fn parse(file: &str, text: &str) -> Result<T2tTaskSpec, TaskError> {
@@ -198,6 +265,22 @@ pub fn parse(file: &str, text: &str) -> Result<T2tTaskSpec, TaskError> {
     let spec: T2tTaskSpec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
     crate::error::check_metric_names(&spec.metrics, &spec.table_metric, KNOWN_METRICS)
         .map_err(invalid)?;
+    if let Some(values) = spec.submission.as_ref().and_then(|s| s.labels.as_ref()) {
+        if values.len() != spec.labels.len() {
+            return Err(invalid(format!(
+                "[submission] labels has {} values but the task has {} labels",
+                values.len(),
+                spec.labels.len()
+            )));
+        }
+    }
+    for (from, to) in &spec.collapse {
+        if !spec.labels.contains(from) || !spec.gold_classes().contains(to) {
+            return Err(invalid(format!(
+                "collapse `{from}` → `{to}` must map one of `labels` to one of `gold_labels`"
+            )));
+        }
+    }
     if !spec.splits.contains_key(&spec.default_split) {
         return Err(invalid(format!(
             "default_split `{}` has no [splits.{}] table",
@@ -246,18 +329,23 @@ pub fn load(task: &T2tTaskSpec, split: &str, data_dir: &Path) -> Result<T2tDatas
             columns,
             label,
             label_values,
+            index,
             ..
         } => read_tsv(
             &path,
             &bytes,
-            *header,
-            columns,
-            *label,
-            label_values.as_deref(),
+            TsvLayout {
+                header: *header,
+                columns,
+                label: *label,
+                label_values: label_values.as_deref(),
+                index: *index,
+            },
             task,
         )?,
         T2tSplit::Jsonl {
             fields,
+            keys,
             label,
             label_values,
             ..
@@ -265,10 +353,13 @@ pub fn load(task: &T2tTaskSpec, split: &str, data_dir: &Path) -> Result<T2tDatas
             &path,
             &bytes,
             fields,
+            keys,
             label.as_deref(),
             label_values.as_deref(),
             task,
         )?,
+        T2tSplit::Wsc { .. } => read_wsc(&path, &bytes)?,
+        T2tSplit::Record { .. } => read_record(&path, &bytes)?,
         T2tSplit::Multirc { .. } => read_multirc(&path, &bytes)?,
         T2tSplit::Squad { .. } => read_squad(&path, &bytes)?,
         T2tSplit::Parallel { target, .. } => {
@@ -277,6 +368,10 @@ pub fn load(task: &T2tTaskSpec, split: &str, data_dir: &Path) -> Result<T2tDatas
             read_parallel(&path, &bytes, &target_path, &target_bytes)?
         }
     };
+    let mut rows = rows;
+    if task.metrics.iter().any(|m| m == "gender_parity") {
+        pair_rows(&path, &mut rows)?;
+    }
     let examples = rows
         .into_iter()
         .map(|row| preprocess(task, row))
@@ -296,20 +391,67 @@ pub fn load(task: &T2tTaskSpec, split: &str, data_dir: &Path) -> Result<T2tDatas
 
 // --- readers ---------------------------------------------------------------------------------
 
+/// AX-g's minimal pairs: rows `2k` and `2k + 1` are the two gender variants of one premise
+/// and share their hypothesis (jiant's `GenderParity` asserts the same). Each pair becomes one
+/// group, so bootstrap draws and shards keep pairs whole.
+fn pair_rows(path: &Path, rows: &mut [T2tRow]) -> Result<(), DataError> {
+    if rows.len() % 2 == 1 {
+        let line = rows.last().map_or(0, |r| r.line);
+        return Err(DataError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            message: format!(
+                "gender parity needs male/female pairs on consecutive rows, but the file has an odd number of rows ({})",
+                rows.len()
+            ),
+        });
+    }
+    for (k, pair) in rows.chunks_exact_mut(2).enumerate() {
+        if pair[0].fields.get("hypothesis") != pair[1].fields.get("hypothesis") {
+            return Err(DataError::Malformed {
+                path: path.to_path_buf(),
+                line: pair[1].line,
+                message: format!(
+                    "field `hypothesis` differs from the previous row's: rows {} and {} must be one minimal pair",
+                    2 * k,
+                    2 * k + 1
+                ),
+            });
+        }
+        for row in pair.iter_mut() {
+            row.group = Some(k as u64);
+        }
+    }
+    Ok(())
+}
+
 fn class_of(value: &str, label_values: Option<&[String]>, task: &T2tTaskSpec) -> Option<usize> {
     let spellings = label_values.unwrap_or(&task.labels);
     spellings.iter().position(|v| v == value)
 }
 
+/// Where a TSV split keeps its fields.
+struct TsvLayout<'a> {
+    header: bool,
+    columns: &'a BTreeMap<String, usize>,
+    label: Option<usize>,
+    label_values: Option<&'a [String]>,
+    index: Option<usize>,
+}
+
 fn read_tsv(
     path: &Path,
     bytes: &[u8],
-    header: bool,
-    columns: &BTreeMap<String, usize>,
-    label: Option<usize>,
-    label_values: Option<&[String]>,
+    layout: TsvLayout<'_>,
     task: &T2tTaskSpec,
 ) -> Result<Vec<T2tRow>, DataError> {
+    let TsvLayout {
+        header,
+        columns,
+        label,
+        label_values,
+        index,
+    } = layout;
     let regression = matches!(task.preprocess, Preprocess::Stsb);
     let mut rows = Vec::new();
     for (line, text) in lines(path, bytes)?.into_iter().skip(usize::from(header)) {
@@ -331,6 +473,10 @@ fn read_tsv(
         for (name, &column) in columns {
             fields.insert(name.clone(), cell(name, column)?.to_string());
         }
+        let idx = match index {
+            Some(column) => Some(serde_json::Value::from(cell("index", column)?)),
+            None => None,
+        };
         let gold = match label {
             None => None,
             Some(column) => {
@@ -363,6 +509,7 @@ fn read_tsv(
             fields,
             gold,
             group: None,
+            idx,
         });
     }
     Ok(rows)
@@ -407,6 +554,7 @@ fn read_jsonl(
     path: &Path,
     bytes: &[u8],
     fields: &[String],
+    keys: &BTreeMap<String, String>,
     label: Option<&str>,
     label_values: Option<&[String]>,
     task: &T2tTaskSpec,
@@ -416,14 +564,15 @@ fn read_jsonl(
     for (line, value) in json_lines(path, bytes)? {
         let mut map = BTreeMap::new();
         for field in fields {
+            let key = keys.get(field).unwrap_or(field);
             let text =
                 value
-                    .get(field)
+                    .get(key)
                     .and_then(|v| v.as_str())
                     .ok_or_else(|| DataError::Malformed {
                         path: path.to_path_buf(),
                         line,
-                        message: format!("field `{field}` is missing or not a string"),
+                        message: format!("field `{key}` is missing or not a string"),
                     })?;
             map.insert(field.clone(), text.to_string());
         }
@@ -453,6 +602,7 @@ fn read_jsonl(
             fields: map,
             gold,
             group: None,
+            idx: value.get("idx").cloned(),
         });
     }
     Ok(rows)
@@ -471,6 +621,7 @@ fn read_multirc(path: &Path, bytes: &[u8]) -> Result<Vec<T2tRow>, DataError> {
             .get("text")
             .and_then(|t| t.as_str())
             .ok_or_else(|| bad("no `passage.text`"))?;
+        let passage_idx = value.get("idx").cloned();
         let questions = passage
             .get("questions")
             .and_then(|q| q.as_array())
@@ -512,6 +663,11 @@ fn read_multirc(path: &Path, bytes: &[u8]) -> Result<Vec<T2tRow>, DataError> {
                     fields,
                     gold,
                     group: Some(group),
+                    idx: Some(serde_json::json!({
+                        "paragraph": passage_idx,
+                        "question": group,
+                        "answer": a.get("idx"),
+                    })),
                 });
             }
         }
@@ -563,6 +719,7 @@ fn read_squad(path: &Path, bytes: &[u8]) -> Result<Vec<T2tRow>, DataError> {
                     fields,
                     gold: (!answers.is_empty()).then_some(T2tGold::Answers(answers)),
                     group: None,
+                    idx: None,
                 });
             }
         }
@@ -629,9 +786,216 @@ fn read_parallel(
                 fields,
                 gold: Some(T2tGold::Text(t)),
                 group: None,
+                idx: None,
             }
         })
         .collect())
+}
+
+/// Python's `str.isspace()` (what `str.split()` splits on): Unicode whitespace and U+001C–U+001F.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Spans TFDS's `_fix_wst` leaves alone: "there is no way to correct these examples since the
+/// subjects have intervening text".
+const WSC_UNFIXABLE: [&str; 2] = ["Kamenev and Zinoviev", "Kamenev, Zinoviev, and Stalin"];
+
+/// TFDS `super_glue/wsc.fixed` (`_fix_wst`) for one span: a span text that is not a substring
+/// of the text gets the case of the text's word at its index, loses trailing dots and has
+/// newlines made spaces. Returns the span text and, for the one "theyscold" row, the pronoun
+/// index TFDS sets (it also meant to fix the text, but its `replace` result is discarded).
+fn fix_wsc_span(text: &str, span: &str, index: i64) -> Result<(String, Option<i64>), String> {
+    if text.contains(span) || WSC_UNFIXABLE.contains(&span) {
+        return Ok((span.to_string(), None));
+    }
+    let new_index = span.contains("theyscold").then_some(10);
+    let words: Vec<&str> = text
+        .split(is_python_space)
+        .filter(|w| !w.is_empty())
+        .collect();
+    let word = usize::try_from(index)
+        .ok()
+        .and_then(|i| words.get(i))
+        .ok_or_else(|| {
+            format!(
+                "span index {index} is past the text's {} words",
+                words.len()
+            )
+        })?;
+    let mut chars = span.chars();
+    let first = chars.next().ok_or("an empty span text")?;
+    let lower = word.chars().next().is_some_and(char::is_lowercase);
+    let mut fixed: String = if lower {
+        first.to_lowercase().collect()
+    } else {
+        first.to_uppercase().collect()
+    };
+    fixed.push_str(chars.as_str());
+    let fixed = fixed.trim_end_matches('.').replace('\n', " ");
+    if !text.contains(&fixed) {
+        return Err(format!(
+            "span `{span}` is not in the text, even after TFDS's wsc.fixed repair (`{fixed}`)"
+        ));
+    }
+    Ok((fixed, new_index))
+}
+
+/// SuperGLUE WSC JSONL as TFDS `super_glue/wsc.fixed` gives it: `text`, the spans from
+/// `target`, repaired by [`fix_wsc_span`], `idx` and the boolean label.
+fn read_wsc(path: &Path, bytes: &[u8]) -> Result<Vec<T2tRow>, DataError> {
+    let mut rows = Vec::new();
+    for (line, value) in json_lines(path, bytes)? {
+        let bad = |message: String| DataError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let text = value
+            .get("text")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| bad("field `text` is missing or not a string".into()))?;
+        let target = value
+            .get("target")
+            .ok_or_else(|| bad("field `target` (the two spans) is missing".into()))?;
+        let span_text = |k: &str| {
+            target
+                .get(k)
+                .and_then(|t| t.as_str())
+                .ok_or_else(|| bad(format!("field `target.{k}` is missing or not a string")))
+        };
+        let span_index = |k: &str| {
+            target
+                .get(k)
+                .and_then(|t| t.as_i64())
+                .ok_or_else(|| bad(format!("field `target.{k}` is missing or not an integer")))
+        };
+        let (mut index2, index1) = (span_index("span2_index")?, span_index("span1_index")?);
+        let (span1, fix1) = fix_wsc_span(text, span_text("span1_text")?, index1)
+            .map_err(|m| bad(format!("`target.span1_text`: {m}")))?;
+        let (span2, fix2) = fix_wsc_span(text, span_text("span2_text")?, index2)
+            .map_err(|m| bad(format!("`target.span2_text`: {m}")))?;
+        if let Some(i) = fix1.or(fix2) {
+            index2 = i;
+        }
+        let gold = match value.get("label") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(raw) => Some(T2tGold::Class(
+                label_text(raw)
+                    .as_deref()
+                    .and_then(boolean_class)
+                    .ok_or_else(|| bad(format!("field `label` {raw} is not a boolean")))?,
+            )),
+        };
+        let mut fields = BTreeMap::new();
+        fields.insert("text".to_string(), text.to_string());
+        fields.insert("span1_text".to_string(), span1);
+        fields.insert("span2_text".to_string(), span2);
+        fields.insert("span2_index".to_string(), index2.to_string());
+        rows.push(T2tRow {
+            id: rows.len(),
+            line,
+            fields,
+            gold,
+            group: None,
+            idx: value.get("idx").cloned(),
+        });
+    }
+    Ok(rows)
+}
+
+/// `text[start:end + 1]` in Python: code-point offsets, end inclusive, clamped like a slice.
+fn char_slice(text: &str, start: i64, end_inclusive: i64) -> String {
+    let n = text.chars().count() as i64;
+    let clamp = |i: i64| if i < 0 { (n + i).max(0) } else { i.min(n) };
+    let (a, b) = (clamp(start), clamp(end_inclusive + 1));
+    if a >= b {
+        return String::new();
+    }
+    text.chars()
+        .skip(a as usize)
+        .take((b - a) as usize)
+        .collect()
+}
+
+/// SuperGLUE ReCoRD JSONL as TFDS `super_glue/record` gives it: one row per query, the
+/// passage's entities (`text[start:end+1]`, unique, sorted) and the query's answers (unique,
+/// sorted); `idx` = `{passage, query}`.
+fn read_record(path: &Path, bytes: &[u8]) -> Result<Vec<T2tRow>, DataError> {
+    let mut rows = Vec::new();
+    for (line, value) in json_lines(path, bytes)? {
+        let bad = |message: String| DataError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let passage = value
+            .get("passage")
+            .ok_or_else(|| bad("field `passage` is missing".into()))?;
+        let text = passage
+            .get("text")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| bad("field `passage.text` is missing or not a string".into()))?;
+        let spans = passage
+            .get("entities")
+            .and_then(|e| e.as_array())
+            .ok_or_else(|| bad("field `passage.entities` is missing or not a list".into()))?;
+        let mut entities = std::collections::BTreeSet::new();
+        for span in spans {
+            let at = |k: &str| {
+                span.get(k).and_then(|v| v.as_i64()).ok_or_else(|| {
+                    bad(format!(
+                        "an entity without an integer `{k}` in `passage.entities`"
+                    ))
+                })
+            };
+            entities.insert(char_slice(text, at("start")?, at("end")?));
+        }
+        let entities: Vec<String> = entities.into_iter().collect();
+        let qas = value
+            .get("qas")
+            .and_then(|q| q.as_array())
+            .ok_or_else(|| bad("field `qas` is missing or not a list".into()))?;
+        for qa in qas {
+            let query = qa
+                .get("query")
+                .and_then(|q| q.as_str())
+                .ok_or_else(|| bad("a query without `query` text in `qas`".into()))?;
+            let answers: Option<Vec<String>> = match qa.get("answers") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(list) => {
+                    let list = list
+                        .as_array()
+                        .ok_or_else(|| bad("`qas[].answers` is not a list".into()))?;
+                    let mut set = std::collections::BTreeSet::new();
+                    for a in list {
+                        set.insert(
+                            a.get("text")
+                                .and_then(|t| t.as_str())
+                                .ok_or_else(|| bad("an answer without `text`".into()))?
+                                .to_string(),
+                        );
+                    }
+                    Some(set.into_iter().collect())
+                }
+            };
+            let mut fields = BTreeMap::new();
+            fields.insert("passage".to_string(), text.to_string());
+            fields.insert("query".to_string(), query.to_string());
+            fields.insert("entities".to_string(), entities.join(", "));
+            rows.push(T2tRow {
+                id: rows.len(),
+                line,
+                fields,
+                gold: answers.filter(|a| !a.is_empty()).map(T2tGold::Answers),
+                group: None,
+                idx: Some(
+                    serde_json::json!({ "passage": value.get("idx"), "query": qa.get("idx") }),
+                ),
+            });
+        }
+    }
+    Ok(rows)
 }
 
 // --- preprocessors ---------------------------------------------------------------------------
@@ -665,7 +1029,7 @@ pub fn preprocess(task: &T2tTaskSpec, row: T2tRow) -> Result<T2tExample, (usize,
                     .replace("</b>", "");
             }
             let target = match &row.gold {
-                Some(T2tGold::Class(c)) => task.labels.get(*c).cloned().unwrap_or_else(unk),
+                Some(T2tGold::Class(c)) => task.gold_classes().get(*c).cloned().unwrap_or_else(unk),
                 _ => unk(),
             };
             (input, target)
@@ -697,6 +1061,26 @@ pub fn preprocess(task: &T2tTaskSpec, row: T2tRow) -> Result<T2tExample, (usize,
             format!("translate {source} to {target}: {}", field("source")?),
             gold_text(&row),
         ),
+        Preprocess::WscSimple => {
+            let span2 = field("span2_text")?;
+            let index: i64 = field("span2_index")?.parse().unwrap_or(-1);
+            let blanked = wsc_inputs(field("text")?, index, span2).map_err(|m| (row.line, m))?;
+            let marked = blanked.replace(" X ", &format!(" *{span2}* "));
+            (format!("wsc: {marked}"), field("span1_text")?.to_string())
+        }
+        Preprocess::Record => {
+            let input = format!(
+                "record query: {} entities: {} passage: {}",
+                field("query")?,
+                field("entities")?,
+                record_passage(field("passage")?)
+            );
+            let target = match &row.gold {
+                Some(T2tGold::Answers(a)) => a.first().cloned().unwrap_or_else(unk),
+                _ => unk(),
+            };
+            (input, target)
+        }
     };
     Ok(T2tExample {
         id: row.id,
@@ -705,7 +1089,74 @@ pub fn preprocess(task: &T2tTaskSpec, row: T2tRow) -> Result<T2tExample, (usize,
         gold: row.gold,
         group: row.group,
         padded_answers,
+        idx: row.idx,
     })
+}
+
+/// `_wsc_inputs`: the text split on single spaces with the pronoun word replaced by `X`, after
+/// T5's checks (index inside the text, the word equal to the pronoun), and its two hard-coded
+/// texts whose index points at the wrong word.
+fn wsc_inputs(text: &str, index: i64, pronoun: &str) -> Result<String, String> {
+    const SPECIAL: [(&str, &str); 2] = [
+        (
+            "The boy continued to whip the pony , and eventually the pony threw him over. John laughed out quite loud. \"Good for him,\" he said. ",
+            "The boy continued to whip the pony , and eventually the pony threw him over. John laughed out quite loud. \"Good for X ,\" he said.",
+        ),
+        (
+            "When they had eventually calmed down a bit , and had gotten home, Mr. Farley put the magic pebble in an iron safe . Some day they might want to use it , but really for now, what more could they wish for?",
+            "When they had eventually calmed down a bit , and had gotten home, Mr. Farley put the magic pebble in an iron safe . Some day they might want to use X , but really for now, what more could they wish for?",
+        ),
+    ];
+    if let Some((_, fixed)) = SPECIAL.iter().find(|(t, _)| *t == text) {
+        return Ok((*fixed).to_string());
+    }
+    let words: Vec<&str> = text.split(' ').collect();
+    let i = usize::try_from(index)
+        .ok()
+        .filter(|&i| i > 0 && i < words.len())
+        .ok_or_else(|| {
+            format!(
+                "span2_index {index} must lie inside the text's {} words and not be the first",
+                words.len()
+            )
+        })?;
+    if words[i] != pronoun {
+        return Err(format!(
+            "word {i} of the text is `{}`, not the pronoun `{pronoun}`",
+            words[i]
+        ));
+    }
+    Ok(format!(
+        "{} X {}",
+        words[..i].join(" "),
+        words[i + 1..].join(" ")
+    ))
+}
+
+/// T5's ReCoRD passage: `(\.|\?|\!|\"|\')\n@highlight\n` → `\1 `, then `\n@highlight\n` →
+/// `. ` (RE2 global replacements, leftmost non-overlapping matches).
+pub fn record_passage(passage: &str) -> String {
+    const MARK: &str = "\n@highlight\n";
+    let mut out = String::with_capacity(passage.len());
+    let (mut last, mut from) = (0, 0);
+    while let Some(offset) = passage[from..].find(MARK) {
+        let at = from + offset;
+        let punct = at > last
+            && matches!(
+                passage.as_bytes()[at - 1],
+                b'.' | b'?' | b'!' | b'"' | b'\''
+            );
+        if punct {
+            out.push_str(&passage[last..at]);
+            out.push(' ');
+            last = at + MARK.len();
+            from = last;
+        } else {
+            from = at + 1;
+        }
+    }
+    out.push_str(&passage[last..]);
+    out.replace(MARK, ". ")
 }
 
 fn gold_text(row: &T2tRow) -> String {
