@@ -9,6 +9,7 @@ mod commands;
 mod fetch;
 mod interrupt;
 mod progress;
+mod reproduce;
 mod settings;
 
 use std::process::ExitCode;
@@ -44,6 +45,9 @@ enum Command {
     Superglue(RunArgs),
     /// Measured vs published: one table for one or more result records.
     Report(commands::ReportArgs),
+    /// Run every cell of a model's published tables that can run here and write one document
+    /// (reproduction.md, reproduction.html): `evalrun reproduce t5-base --data-dir DATA`.
+    Reproduce(reproduce::ReproduceArgs),
     /// Metric deltas between two runs, and the examples whose prediction changed.
     Diff(commands::DiffArgs),
     /// Download what a run needs (models per task, Hub data) into the Hub cache, for offline runs:
@@ -275,6 +279,7 @@ fn main() -> ExitCode {
         Command::Fetch(args) => ok(fetch::fetch(args)),
         Command::Export(args) => ok(fetch::export(args)),
         Command::Report(args) => commands::report(args),
+        Command::Reproduce(args) => ok(reproduce::reproduce(args)),
         Command::Diff(args) => commands::diff(args),
         Command::Check(args) => commands::check(args),
         Command::Calibrate(args) => commands::calibrate(args),

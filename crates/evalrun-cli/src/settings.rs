@@ -123,6 +123,7 @@ pub fn resolve(
     Ok(Settings {
         cache,
         shard,
+        skip_absent: false,
         interrupt: None,
         command: command.to_string(),
         command_line: std::env::args().skip(1).collect(),

@@ -22,6 +22,7 @@ pub mod head;
 pub mod lm;
 pub mod merge;
 pub mod presets;
+pub mod reproduce;
 pub mod resolve;
 pub mod score;
 pub mod t2t;
@@ -157,6 +158,10 @@ pub struct Settings {
     pub cache: Option<CacheSettings>,
     #[serde(default)]
     pub shard: Option<Shard>,
+    /// Skip named tasks whose data is absent (with their reason) instead of failing:
+    /// `evalrun reproduce` names every task of a table, present or not.
+    #[serde(default)]
+    pub skip_absent: bool,
     /// Set by Ctrl-C: stop after the batch in flight (cached runs).
     #[serde(skip)]
     pub interrupt: Option<Arc<AtomicBool>>,
@@ -196,6 +201,7 @@ impl Settings {
             lm: LmFlags::default(),
             cache: None,
             shard: None,
+            skip_absent: false,
             interrupt: None,
         }
     }
@@ -869,7 +875,7 @@ pub fn run_with<M: Models>(
     let mut units: HashMap<String, (usize, usize)> = HashMap::new();
     let (datasets, skipped) = data::load_all(
         &tasks,
-        |t| settings.file.is_some() || t.named_in(&names),
+        |t| !settings.skip_absent && (settings.file.is_some() || t.named_in(&names)),
         |task| {
             let mut data = match &settings.file {
                 Some(path) => Data::Lm(match task {
@@ -963,12 +969,15 @@ pub fn run_with<M: Models>(
         let n_original = settings.limit.and(original);
         let model = model_provenance(backend, &resolved, &scored);
         let result = task_result(task, data, &scored, model, wall, n_original, settings);
-        if let (Some(dir), Task::Head(t), Some(body)) =
-            (&settings.submission_dir, task, &scored.submission)
+        let server_file = match task {
+            Task::Head(t) => t.submission_file.as_deref(),
+            Task::TextToText(t) => t.submission.as_ref().map(|s| s.file.as_str()),
+            Task::Lm(_) => None,
+        };
+        if let (Some(dir), Some(file), Some(body)) =
+            (&settings.submission_dir, server_file, &scored.submission)
         {
-            if let Some(file) = &t.submission_file {
-                submissions.push((dir.join(file), body.clone()));
-            }
+            submissions.push((dir.join(file), body.clone()));
         }
         let (total, kept) = units.get(task.name()).copied().unwrap_or_default();
         shard_tasks.insert(

@@ -32,6 +32,14 @@ pub struct Preset {
     /// A repository per task (the `{task}` of `--model`, e.g. `mnli` for both halves and AX).
     #[serde(default)]
     pub tasks: BTreeMap<String, PresetTask>,
+    /// A local directory instead of a repository (`{task}` substituted), relative to the
+    /// presets file: stand-ins such as the test fixtures.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The published tables this model reproduces (`evalrun reproduce`): reference names as
+    /// `--reference` takes them (`bert-base-glue`, `gpt2-zero-shot/117M`).
+    #[serde(default)]
+    pub tables: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -80,6 +88,13 @@ impl ModelKind {
 }
 
 impl Preset {
+    /// The local directory for a model task, when the preset names one.
+    pub fn local_dir(&self, task: &str) -> Option<std::path::PathBuf> {
+        self.path
+            .as_ref()
+            .map(|p| std::path::PathBuf::from(p.replace("{task}", task)))
+    }
+
     /// The repository (and label override) for a model task.
     pub fn for_task(&self, task: &str) -> Option<(&str, Option<&[String]>)> {
         match self.tasks.get(task) {
@@ -101,7 +116,15 @@ impl Presets {
         if let Some(path) = extra {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read presets file `{}`", path.display()))?;
-            presets.extend(parse(&path.display().to_string(), &text)?);
+            let mut extra = parse(&path.display().to_string(), &text)?;
+            // Local paths are relative to the file that names them.
+            let base = path.parent().unwrap_or(Path::new(""));
+            for preset in extra.values_mut() {
+                if let Some(p) = preset.path.as_mut() {
+                    *p = base.join(&*p).display().to_string();
+                }
+            }
+            presets.extend(extra);
         }
         Ok(Self { presets })
     }
@@ -125,8 +148,8 @@ fn parse(file: &str, text: &str) -> crate::Result<BTreeMap<String, Preset>> {
         );
     }
     for (name, preset) in &parsed.presets {
-        if preset.repo.is_none() && preset.tasks.is_empty() {
-            bail!("preset `{name}` in `{file}` names no repository (`repo` or `[presets.{name}.tasks]`)");
+        if preset.repo.is_none() && preset.tasks.is_empty() && preset.path.is_none() {
+            bail!("preset `{name}` in `{file}` names no repository (`repo`, `path` or `[presets.{name}.tasks]`)");
         }
     }
     Ok(parsed.presets)

@@ -91,6 +91,17 @@ impl ModelResolver {
             return self.local_model(Path::new(&local), None);
         }
         if let Some(preset) = self.presets.get(spec) {
+            if let Some(dir) = preset.local_dir(model_task) {
+                if !dir.is_dir() {
+                    bail!(
+                        "preset `{spec}` names the directory `{}` for task `{model_task}`, which does not exist",
+                        dir.display()
+                    );
+                }
+                let mut model = self.local_model(&dir, None)?;
+                model.origin = format!("{} (preset `{spec}`)", dir.display());
+                return Ok(model);
+            }
             let Some((repo, labels)) = preset.for_task(model_task) else {
                 bail!(
                     "preset `{spec}` has no checkpoint for task `{model_task}` (it has: {})",
