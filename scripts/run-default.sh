@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, offline: the GLUE dev table of the committed fixture
 # classifiers, the real all-MiniLM-L6-v2 on STS-B dev and the STS Benchmark test set, and the
-# fixture GPT-2 on the lm-eval / GPT-2-paper language-modelling protocols.
+# fixture GPT-2 on the lm-eval / GPT-2-paper language-modelling protocols, and `evalrun reproduce` of the
+# T5-Base and BERT-base tables on the fixture stand-ins (T5's GLUE, SuperGLUE with WSC and the diagnostics, SQuAD).
 # Records land in out/ (results JSON, per-example predictions JSONL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,9 @@ echo "## GPT-2 zero-shot protocols, fixture GPT-2 (real vocabulary, tiny weights
 ./target/release/evalrun lm --model tests/fixtures/models/gpt2-tiny --task wikitext2,lambada_openai,ptb_gpt2 --data-dir "$data" \
   --output out/lm-fixture.json --predictions out/lm-fixture.jsonl
 echo
-echo "## T5 text-to-text, fixture T5 (SentencePiece unigram vocabulary, tiny weights): GLUE, SuperGLUE, SQuAD (first 500)"
-./target/release/evalrun glue --model tests/fixtures/models/t5-tiny --data-dir "$data" --output out/t5-glue.json
-./target/release/evalrun superglue --model tests/fixtures/models/t5-tiny --data-dir "$data" --output out/t5-superglue.json
-./target/release/evalrun run --model tests/fixtures/models/t5-tiny --task squad_v1 --limit 500 --data-dir "$data" --output out/t5-squad.json
+echo "## Reproductions on the fixture stand-ins (tests/fixtures/presets.toml): T5-Base's Table 14/15 and BERT-base's GLUE tables"
+echo "## (every published cell measured or explained; documents in out/reproduction/*/reproduction.{md,html})"
+for preset in t5-base bert-base-uncased; do
+  ./target/release/evalrun reproduce "$preset" --presets tests/fixtures/presets.toml --data-dir "$data" \
+    --out "out/reproduction/$preset"
+done
