@@ -41,7 +41,8 @@ enum Command {
     /// The GLUE suite (default `--task all`): cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax.
     /// A classification export is scored by its head; a seq2seq (T5) export as text-to-text.
     Glue(RunArgs),
-    /// The SuperGLUE suite as T5 text-to-text (default `--task all`): boolq, cb, copa, multirc, wic, rte.
+    /// The SuperGLUE suite as T5 text-to-text (default `--task all`): boolq, cb, copa, multirc, wic, rte,
+    /// wsc, record, and the diagnostics axb, axg.
     Superglue(RunArgs),
     /// Measured vs published: one table for one or more result records.
     Report(commands::ReportArgs),
@@ -99,7 +100,8 @@ pub struct RunArgs {
     /// Split to evaluate (default: each task's own, `dev` for GLUE). `test` writes submission files.
     #[arg(long)]
     split: Option<String>,
-    /// Where `--split test` writes the GLUE server files (CoLA.tsv, ..., AX.tsv).
+    /// Where `--split test` writes the test-server files (GLUE: CoLA.tsv … AX.tsv; SuperGLUE as
+    /// text-to-text: BoolQ.jsonl … AX-g.jsonl).
     #[arg(long)]
     submission_dir: Option<std::path::PathBuf>,
     /// Rows per ONNX Runtime call (default: 8 for causal LMs, 32 otherwise).

@@ -102,7 +102,7 @@ pub fn resolve(
         bail!("`--beams {beams}` is more than {MAX_BEAMS}: every beam is a decoder row with its own key/value cache (T5 used 4)");
     }
     if args.split.as_deref() == Some("test") && args.submission_dir.is_none() {
-        bail!("`--split test` has no labels to score; pass `--submission-dir DIR` for the GLUE server files");
+        bail!("`--split test` has no labels to score; pass `--submission-dir DIR` for the GLUE/SuperGLUE server files");
     }
     let cache = match args.cache {
         Some(dir) => Some(CacheSettings {
