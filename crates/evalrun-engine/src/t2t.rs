@@ -393,8 +393,11 @@ type Question = (serde_json::Value, Vec<serde_json::Value>);
 
 /// The test server's file for `task`: GLUE's `index<TAB>prediction` TSV (`.tsv`) or SuperGLUE's
 /// `{"idx", "label"}` JSONL (`.jsonl`; MultiRC nested per paragraph and question, ReCoRD the
-/// answer text), as T5's `prepare_glue_submission.py` writes them. An output that is no label
-/// is written as the last class, as that script's `labels[-1]` does, with a warning.
+/// answer text), with the label spellings of T5's `prepare_glue_submission.py` and jiant. An
+/// output that is no label is written as the last class, with a warning that counts them: that
+/// script does so (Python's `labels[-1]`) for the label-name tasks and BoolQ, WiC and WSC, but
+/// writes a bare −1 for CoLA, SST-2, MRPC, QQP, WNLI, COPA and MultiRC, which no server accepts;
+/// evalrun keeps every file valid instead.
 fn submission(
     task: &T2tTaskSpec,
     spec: &SubmissionSpec,
@@ -413,7 +416,9 @@ fn submission(
                 let score = python_float(output).unwrap_or(-1.0);
                 serde_json::Value::String(format!("{score:.3}"))
             }
-            Preprocess::Record | Preprocess::Squad | Preprocess::Summarize => output.into(),
+            // prepare_glue_submission.py strips ReCoRD's predictions.
+            Preprocess::Record => output.trim().into(),
+            Preprocess::Squad | Preprocess::Summarize => output.into(),
             Preprocess::Translate { .. } => output.into(),
             Preprocess::WscSimple => match t5m::wsc_refers(output, &e.target) {
                 Some(refers) => server_label(usize::from(refers)),

@@ -871,11 +871,15 @@ fn read_wsc(path: &Path, bytes: &[u8]) -> Result<Vec<T2tRow>, DataError> {
                 .ok_or_else(|| bad(format!("field `target.{k}` is missing or not an integer")))
         };
         let (mut index2, index1) = (span_index("span2_index")?, span_index("span1_index")?);
+        // In TFDS's order: span1's repair may set span2_index, which span2's repair then reads.
         let (span1, fix1) = fix_wsc_span(text, span_text("span1_text")?, index1)
             .map_err(|m| bad(format!("`target.span1_text`: {m}")))?;
+        if let Some(i) = fix1 {
+            index2 = i;
+        }
         let (span2, fix2) = fix_wsc_span(text, span_text("span2_text")?, index2)
             .map_err(|m| bad(format!("`target.span2_text`: {m}")))?;
-        if let Some(i) = fix1.or(fix2) {
+        if let Some(i) = fix2 {
             index2 = i;
         }
         let gold = match value.get("label") {
