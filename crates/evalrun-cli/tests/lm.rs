@@ -8,6 +8,18 @@ use std::collections::HashMap;
 
 use common::*;
 
+/// ONNX Runtime allows one environment per process: the tests that load models share it.
+fn runtime() -> &'static evalrun_runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<evalrun_runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        evalrun_runtime::Runtime::new(evalrun_runtime::RuntimeOptions {
+            device: evalrun_runtime::Device::Cpu,
+            threads: 2,
+        })
+        .unwrap()
+    })
+}
+
 fn rel(got: f64, want: f64) -> f64 {
     ((got - want) / want).abs()
 }
@@ -221,13 +233,9 @@ fn cbt_picks_the_argmax_candidate() {
 
     // Independently: each candidate + rest of the query, scored through the runtime.
     use evalrun_core::lm::continuation_window;
-    use evalrun_runtime::{CausalLm, Device, Runtime, RuntimeOptions};
-    let runtime = Runtime::new(RuntimeOptions {
-        device: Device::Cpu,
-        threads: 2,
-    })
-    .unwrap();
-    let mut lm = CausalLm::load(&runtime, &fixtures().join("models/gpt2-tiny")).unwrap();
+    use evalrun_runtime::CausalLm;
+    let runtime = runtime();
+    let mut lm = CausalLm::load(runtime, &fixtures().join("models/gpt2-tiny")).unwrap();
     let mut correct = 0;
     for (block, line) in text.split("\n\n").zip(&lines) {
         let last = block.lines().last().unwrap();
@@ -389,4 +397,110 @@ fn remaining_variants_on_files_in_the_published_formats() {
         last_token.iter().all(|l| l["tokens"] == 1),
         "exactly the last BPE token is scored"
     );
+}
+
+/// The in-graph head (target logit, log-sum-exp, argmax appended to the ONNX graph) and the
+/// host path (whole `logits` tensor, log-softmax in f64) give the same numbers, on both fixture
+/// exports (plain and with-past), for rolling WikiText windows and LAMBADA-style continuations.
+#[test]
+fn in_graph_log_probabilities_equal_host_logits() {
+    use evalrun_core::lm::{continuation_window, rolling_windows};
+    use evalrun_runtime::{CausalLm, Scoring};
+    let runtime = runtime();
+    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
+    let text: String = text.chars().take(6000).collect();
+    for model in ["gpt2-tiny", "gpt2-tiny-past"] {
+        let dir = fixtures().join("models").join(model);
+        let mut graph = CausalLm::load_with(runtime, &dir, Scoring::InGraph).unwrap();
+        let mut host = CausalLm::load_with(runtime, &dir, Scoring::HostLogits).unwrap();
+        assert_eq!(graph.scoring(), Scoring::InGraph, "{model}");
+        assert_eq!(host.scoring(), Scoring::HostLogits);
+        let tokens = graph.encoder().encode_pair(&text, "").unwrap().0;
+        let mut windows = rolling_windows(&tokens, graph.eot(), 256);
+        for (context, continuation) in [
+            ("The cat sat on the", " mat"),
+            (
+                "In 1996 the band released their second album ,",
+                " which sold well",
+            ),
+        ] {
+            let (a, b) = graph.encoder().encode_pair(context, continuation).unwrap();
+            windows.push(continuation_window(&a, &b, 256));
+        }
+        let g = graph.score(&windows, 4, 600, &mut |_| {}).unwrap();
+        let h = host.score(&windows, 4, 600, &mut |_| {}).unwrap();
+        for (i, (g, h)) in g.iter().zip(&h).enumerate() {
+            assert!(
+                rel(g.loglikelihood, h.loglikelihood) < 1e-5,
+                "{model} window {i}: {} vs {}",
+                g.loglikelihood,
+                h.loglikelihood
+            );
+            assert_eq!(
+                (g.tokens, g.greedy),
+                (h.tokens, h.greedy),
+                "{model} window {i}"
+            );
+            assert_eq!(g.greedy_tokens, h.greedy_tokens, "{model} window {i}");
+        }
+    }
+}
+
+/// Shared-prefix scoring (context once, its key/value cache reused for every candidate) gives
+/// the log-likelihoods of scoring each (context, candidate) pair alone, on both scoring paths.
+#[test]
+fn shared_prefix_scoring_equals_scoring_each_pair_alone() {
+    use evalrun_core::lm::continuation_window;
+    use evalrun_runtime::{CausalLm, Scoring};
+    let runtime = runtime();
+    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
+    let contexts: Vec<String> = text
+        .lines()
+        .filter(|l| l.split_whitespace().count() > 60)
+        .take(3)
+        .map(|l| l.split_whitespace().take(80).collect::<Vec<_>>().join(" "))
+        .collect();
+    let candidates = [
+        " the",
+        " Robert",
+        " a ship of the line",
+        " 1917",
+        " himself",
+        " they",
+    ];
+    for scoring in [Scoring::InGraph, Scoring::HostLogits] {
+        let dir = fixtures().join("models/gpt2-tiny-past");
+        let mut lm = CausalLm::load_with(runtime, &dir, scoring).unwrap();
+        assert!(lm.has_past());
+        let mut windows = Vec::new();
+        for context in &contexts {
+            for c in candidates {
+                let (a, b) = lm
+                    .encoder()
+                    .encode_pair(context, &format!("{c} went home ."))
+                    .unwrap();
+                windows.push(continuation_window(&a, &b, 512));
+            }
+        }
+        // A lone window (no group) and a short-context pair (below MIN_SHARED) ride along.
+        let (a, b) = lm.encoder().encode_pair("Hello", " world").unwrap();
+        windows.push(continuation_window(&a, &b, 512));
+        windows.push(continuation_window(&a, &b, 512));
+        let groups = evalrun_runtime::causal::shared_prefix_groups(&windows);
+        assert_eq!(groups.len(), 3, "{groups:?}");
+        let mut batches = 0;
+        let shared = lm.score(&windows, 4, 2048, &mut |_| batches += 1).unwrap();
+        assert!(batches >= 3 * 2 + 1, "{batches}");
+        lm.set_shared_prefix(false);
+        let alone = lm.score(&windows, 1, 2048, &mut |_| {}).unwrap();
+        for (i, (s, a)) in shared.iter().zip(&alone).enumerate() {
+            assert!(
+                rel(s.loglikelihood, a.loglikelihood) < 1e-5,
+                "{scoring:?} window {i}: {} vs {}",
+                s.loglikelihood,
+                a.loglikelihood
+            );
+            assert_eq!((s.tokens, &s.greedy_tokens), (a.tokens, &a.greedy_tokens));
+        }
+    }
 }

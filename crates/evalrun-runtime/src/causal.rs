@@ -4,20 +4,51 @@
 //! Inputs fed: `input_ids`, `attention_mask`, `position_ids` when the graph takes it, and for
 //! exports with past, empty `past_key_values.*` tensors (sequence length 0) plus
 //! `use_cache_branch = false` for merged decoders — so both exports compute the same thing.
-//! Output: `logits` `[batch, tokens, vocab]`. Log-softmax is taken in f64 for the scored
-//! positions only; only one batch of logits is alive at a time, and batches are cut by a
-//! token budget so that `batch × tokens × vocab` stays bounded.
+//! Outputs: by default the graph is extended at load time ([`crate::scoring_graph`]) so that
+//! ONNX Runtime returns per position only the target's logit, the log-sum-exp over the
+//! vocabulary and the argmax; evalrun takes their difference and sums it in f64. Where the graph
+//! cannot be extended (the reason is logged), or with `EVALRUN_HOST_LOGITS=1`, it reads
+//! `logits` `[batch, tokens, vocab]` and takes the log-softmax in f64 for the scored positions
+//! itself. Either way batches are cut by a token budget so that `batch × tokens × vocab` stays
+//! bounded.
 
 use std::path::Path;
 
 use evalrun_core::lm::Window;
-use ort::session::{Session, SessionInputValue};
+use ort::session::{OutputSelector, RunOptions, Session, SessionInputValue};
 use ort::value::{Tensor, TensorElementType, ValueType};
 
 use crate::encode::TextEncoder;
 use crate::error::RuntimeError;
 use crate::model::{ModelConfig, ModelFiles};
+use crate::scoring_graph;
 use crate::session::{ort_error, Runtime};
+
+/// Where the log-softmax over the vocabulary is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scoring {
+    /// Inside the graph: ONNX Runtime returns the target logit, log-sum-exp and argmax.
+    InGraph,
+    /// On the host, from the whole `logits` tensor.
+    HostLogits,
+}
+
+impl Scoring {
+    /// [`Scoring::InGraph`] unless `EVALRUN_HOST_LOGITS` is set to something other than `0`.
+    pub fn from_env() -> Self {
+        match std::env::var("EVALRUN_HOST_LOGITS") {
+            Ok(v) if !v.is_empty() && v != "0" => Scoring::HostLogits,
+            _ => Scoring::InGraph,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scoring::InGraph => "in-graph",
+            Scoring::HostLogits => "host-logits",
+        }
+    }
+}
 
 /// The log-likelihood of one window's scored tokens.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -48,15 +79,39 @@ pub struct CausalLm {
     takes_position_ids: bool,
     past: Vec<PastInput>,
     use_cache_branch: bool,
+    scoring: Scoring,
+    shared_prefix: bool,
     /// End-of-text token: the prefix of the first rolling window and the padding token.
     eot: u32,
 }
 
 impl CausalLm {
     pub fn load(runtime: &Runtime, dir: &Path) -> Result<Self, RuntimeError> {
+        Self::load_with(runtime, dir, Scoring::from_env())
+    }
+
+    /// Loads with the scoring path asked for; [`Scoring::InGraph`] falls back to
+    /// [`Scoring::HostLogits`] (reason logged) where the graph cannot be extended.
+    pub fn load_with(
+        runtime: &Runtime,
+        dir: &Path,
+        scoring: Scoring,
+    ) -> Result<Self, RuntimeError> {
         let files = ModelFiles::locate(dir)?;
         let config = ModelConfig::load(&files)?;
-        let session = runtime.session(&files.onnx)?;
+        let (session, scoring) = match scoring {
+            Scoring::HostLogits => (runtime.session(&files.onnx)?, Scoring::HostLogits),
+            Scoring::InGraph => match scoring_graph::extend_file(&files.onnx) {
+                Ok(bytes) => (
+                    runtime.session_from_memory(&files.onnx, &bytes)?,
+                    Scoring::InGraph,
+                ),
+                Err(why) => {
+                    tracing::warn!(model = %files.onnx.display(), reason = %why, "log-probabilities are taken from the whole logits tensor on the host");
+                    (runtime.session(&files.onnx)?, Scoring::HostLogits)
+                }
+            },
+        };
         let path = files.onnx.clone();
         let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         for required in ["input_ids", "attention_mask"] {
@@ -73,6 +128,7 @@ impl CausalLm {
         for input in session.inputs() {
             let name = input.name();
             match name {
+                scoring_graph::TARGET_IDS if scoring == Scoring::InGraph => {}
                 "input_ids" | "attention_mask" | "position_ids" => match input.dtype() {
                     ValueType::Tensor {
                         ty: TensorElementType::Int64,
@@ -140,7 +196,7 @@ impl CausalLm {
                 message: "no end-of-text token (`<|endoftext|>` or `eos_token_id`)".into(),
             })?;
         let takes_position_ids = names.contains(&"position_ids");
-        tracing::info!(model = %files.onnx.display(), past = past.len(), use_cache_branch, "causal LM loaded");
+        tracing::info!(model = %files.onnx.display(), past = past.len(), use_cache_branch, scoring = scoring.as_str(), "causal LM loaded");
         Ok(Self {
             session,
             files,
@@ -149,6 +205,8 @@ impl CausalLm {
             takes_position_ids,
             past,
             use_cache_branch,
+            scoring,
+            shared_prefix: true,
             eot,
         })
     }
@@ -170,14 +228,29 @@ impl CausalLm {
         self.config.max_position_embeddings
     }
 
+    /// Where log-probabilities are computed.
+    pub fn scoring(&self) -> Scoring {
+        self.scoring
+    }
+
     /// Whether the graph takes past key/values (a `with-past` export).
     pub fn has_past(&self) -> bool {
         !self.past.is_empty()
     }
 
+    /// Turns shared-prefix scoring on or off (on by default for exports with past).
+    pub fn set_shared_prefix(&mut self, on: bool) {
+        self.shared_prefix = on;
+    }
+
     /// Scores `windows` in batches of at most `max_rows` rows and `max_tokens` padded tokens,
     /// longest first; results come back in input order. `progress` gets the indices of the
     /// windows each batch finished.
+    ///
+    /// With a `with-past` export, windows that share their whole context (multiple-choice
+    /// candidates: CBT's ten, any task whose requests share a context of at least
+    /// [`MIN_SHARED`] tokens) are scored together: the context but its last token runs once,
+    /// its key/value cache is kept, and the continuations run in a batch against it.
     pub fn score(
         &mut self,
         windows: &[Window],
@@ -185,46 +258,210 @@ impl CausalLm {
         max_tokens: usize,
         progress: &mut dyn FnMut(&[usize]),
     ) -> Result<Vec<WindowScore>, RuntimeError> {
-        let mut order: Vec<usize> = (0..windows.len()).collect();
-        order.sort_by(|&a, &b| {
+        let mut results = vec![WindowScore::default(); windows.len()];
+        let mut done = vec![false; windows.len()];
+        if self.shared_prefix && self.has_past() {
+            for (shared, members) in shared_prefix_groups(windows) {
+                let past = self.prefix_past(&windows[members[0]].tokens[..shared])?;
+                // The past is `shared` tokens per row: count it in the token budget too.
+                self.score_rows(
+                    windows,
+                    members,
+                    shared,
+                    Some(&past),
+                    max_rows,
+                    max_tokens,
+                    &mut |batch, scores| {
+                        for (&i, score) in batch.iter().zip(scores) {
+                            results[i] = score;
+                            done[i] = true;
+                        }
+                        progress(batch);
+                    },
+                )?;
+            }
+        }
+        let rest: Vec<usize> = (0..windows.len()).filter(|&i| !done[i]).collect();
+        self.score_rows(
+            windows,
+            rest,
+            0,
+            None,
+            max_rows,
+            max_tokens,
+            &mut |batch, scores| {
+                for (&i, score) in batch.iter().zip(scores) {
+                    results[i] = score;
+                }
+                progress(batch);
+            },
+        )?;
+        Ok(results)
+    }
+
+    /// Scores the windows `indices`, each fed from token `offset` on (after `offset` tokens of
+    /// `past`, when given), longest first in batches cut by rows and padded tokens.
+    #[allow(clippy::too_many_arguments)]
+    fn score_rows(
+        &mut self,
+        windows: &[Window],
+        mut indices: Vec<usize>,
+        offset: usize,
+        past: Option<&[Vec<f32>]>,
+        max_rows: usize,
+        max_tokens: usize,
+        done: &mut dyn FnMut(&[usize], Vec<WindowScore>),
+    ) -> Result<(), RuntimeError> {
+        indices.sort_by(|&a, &b| {
             windows[b]
                 .tokens
                 .len()
                 .cmp(&windows[a].tokens.len())
                 .then(a.cmp(&b))
         });
-        let mut results = vec![WindowScore::default(); windows.len()];
         let mut start = 0;
-        while start < order.len() {
-            let width = windows[order[start]].input().len();
-            let rows = (max_tokens / width.max(1))
+        while start < indices.len() {
+            let width = windows[indices[start]].input().len() - offset;
+            let rows = (max_tokens / (width + offset).max(1))
                 .clamp(1, max_rows.max(1))
-                .min(order.len() - start);
-            let batch = &order[start..start + rows];
+                .min(indices.len() - start);
+            let batch = &indices[start..start + rows];
             let scores = self.score_batch(
-                batch.iter().map(|&i| &windows[i]).collect::<Vec<_>>(),
+                &batch.iter().map(|&i| &windows[i]).collect::<Vec<_>>(),
+                offset,
                 width,
+                past,
             )?;
-            for (&i, score) in batch.iter().zip(scores) {
-                results[i] = score;
-            }
-            progress(batch);
+            done(batch, scores);
             start += rows;
         }
-        Ok(results)
+        Ok(())
     }
 
+    /// The key/value cache of `prefix` (batch 1), one tensor per past input.
+    fn prefix_past(&mut self, prefix: &[u32]) -> Result<Vec<Vec<f32>>, RuntimeError> {
+        let len = prefix.len();
+        let ids: Vec<i64> = prefix.iter().map(|&t| i64::from(t)).collect();
+        let mut inputs = self.inputs(
+            ids,
+            vec![1; len],
+            (0..len as i64).collect(),
+            1,
+            len,
+            0,
+            None,
+        )?;
+        if self.scoring == Scoring::InGraph {
+            let targets = Tensor::from_array(([1i64, len as i64, 1], vec![0i64; len]))
+                .map_err(ort_error("creating the target ids"))?;
+            inputs.push((scoring_graph::TARGET_IDS.into(), targets.into()));
+        }
+        let mut selector = OutputSelector::no_default();
+        for p in &self.past {
+            selector = selector.with(present_name(&p.name));
+        }
+        let options = RunOptions::new()
+            .map_err(ort_error("creating run options"))?
+            .with_outputs(selector);
+        let outputs = self
+            .session
+            .run_with_options(inputs, &options)
+            .map_err(ort_error("running a shared prefix"))?;
+        let mut past = Vec::with_capacity(self.past.len());
+        for p in &self.past {
+            let name = present_name(&p.name);
+            let value = outputs
+                .get(&name)
+                .ok_or_else(|| RuntimeError::MissingOutput {
+                    path: self.files.onnx.clone(),
+                    expected: "a `present.*` output for every `past_key_values.*` input",
+                    present: name.clone(),
+                })?;
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(ort_error("reading a present key/value"))?;
+            if shape[..] != [1, p.heads, len as i64, p.head_dim] {
+                return Err(RuntimeError::OutputShape {
+                    name,
+                    shape: shape.to_vec(),
+                    expected: format!("[1, {}, {len}, {}]", p.heads, p.head_dim),
+                });
+            }
+            past.push(data.to_vec());
+        }
+        Ok(past)
+    }
+
+    /// The model inputs of one call: `[rows, width]` ids and positions, a `[rows, offset +
+    /// width]` attention mask, and the past (tiled to every row) or empty past tensors.
+    #[allow(clippy::too_many_arguments)]
+    fn inputs(
+        &self,
+        ids: Vec<i64>,
+        mask: Vec<i64>,
+        positions: Vec<i64>,
+        rows: usize,
+        width: usize,
+        offset: usize,
+        past: Option<&[Vec<f32>]>,
+    ) -> Result<Vec<(String, SessionInputValue<'static>)>, RuntimeError> {
+        let shape = [rows as i64, width as i64];
+        let tensor =
+            |shape: [i64; 2], data: Vec<i64>| -> Result<SessionInputValue<'static>, RuntimeError> {
+                Ok(Tensor::from_array((shape, data))
+                    .map_err(ort_error("creating an input tensor"))?
+                    .into())
+            };
+        let mut inputs: Vec<(String, SessionInputValue<'static>)> = vec![
+            ("input_ids".into(), tensor(shape, ids)?),
+            (
+                "attention_mask".into(),
+                tensor([rows as i64, (offset + width) as i64], mask)?,
+            ),
+        ];
+        if self.takes_position_ids {
+            inputs.push(("position_ids".into(), tensor(shape, positions)?));
+        }
+        for (k, p) in self.past.iter().enumerate() {
+            let data = match past {
+                Some(past) => {
+                    let one = &past[k];
+                    let mut all = Vec::with_capacity(one.len() * rows);
+                    for _ in 0..rows {
+                        all.extend_from_slice(one);
+                    }
+                    all
+                }
+                None => Vec::new(),
+            };
+            let value =
+                Tensor::from_array(([rows as i64, p.heads, offset as i64, p.head_dim], data))
+                    .map_err(ort_error("creating a past tensor"))?;
+            inputs.push((p.name.clone(), value.into()));
+        }
+        if self.use_cache_branch {
+            let flag = Tensor::from_array(([1i64], vec![past.is_some()]))
+                .map_err(ort_error("creating use_cache_branch"))?;
+            inputs.push(("use_cache_branch".into(), flag.into()));
+        }
+        Ok(inputs)
+    }
+
+    /// One batch: row `r` feeds `tokens[offset..n - 1]` of its window, right-padded to `width`.
+    /// The logits at (row, `p`) predict token `offset + p + 1`.
     fn score_batch(
         &mut self,
-        windows: Vec<&Window>,
+        windows: &[&Window],
+        offset: usize,
         width: usize,
+        past: Option<&[Vec<f32>]>,
     ) -> Result<Vec<WindowScore>, RuntimeError> {
         let rows = windows.len();
         let mut ids = Vec::with_capacity(rows * width);
-        let mut mask = Vec::with_capacity(rows * width);
+        let mut mask = Vec::with_capacity(rows * (offset + width));
         let mut positions = Vec::with_capacity(rows * width);
-        for w in &windows {
-            let input = w.input();
+        for w in windows {
+            let input = &w.input()[offset..];
             ids.extend(
                 input
                     .iter()
@@ -235,36 +472,15 @@ impl CausalLm {
                     )),
             );
             mask.extend(
-                std::iter::repeat_n(1i64, input.len())
+                std::iter::repeat_n(1i64, offset + input.len())
                     .chain(std::iter::repeat_n(0, width - input.len())),
             );
-            positions.extend((0..width as i64).map(|p| p.min(input.len() as i64 - 1).max(0)));
+            let last = (offset + input.len()) as i64 - 1;
+            positions.extend((offset as i64..(offset + width) as i64).map(|p| p.min(last).max(0)));
         }
-        let shape = [rows as i64, width as i64];
-        let int_tensor = |data: Vec<i64>| -> Result<SessionInputValue<'static>, RuntimeError> {
-            Ok(Tensor::from_array((shape, data))
-                .map_err(ort_error("creating an input tensor"))?
-                .into())
-        };
-        let mut inputs: Vec<(String, SessionInputValue<'static>)> = vec![
-            ("input_ids".into(), int_tensor(ids)?),
-            ("attention_mask".into(), int_tensor(mask)?),
-        ];
-        if self.takes_position_ids {
-            inputs.push(("position_ids".into(), int_tensor(positions)?));
-        }
-        for past in &self.past {
-            let empty = Tensor::from_array((
-                [rows as i64, past.heads, 0, past.head_dim],
-                Vec::<f32>::new(),
-            ))
-            .map_err(ort_error("creating an empty past tensor"))?;
-            inputs.push((past.name.clone(), empty.into()));
-        }
-        if self.use_cache_branch {
-            let flag = Tensor::from_array(([1i64], vec![false]))
-                .map_err(ort_error("creating use_cache_branch"))?;
-            inputs.push(("use_cache_branch".into(), flag.into()));
+        let inputs = self.inputs(ids, mask, positions, rows, width, offset, past)?;
+        if self.scoring == Scoring::InGraph {
+            return self.score_in_graph(windows, offset, width, inputs);
         }
         let outputs = self
             .session
@@ -287,25 +503,144 @@ impl CausalLm {
             .par_iter()
             .enumerate()
             .map(|(r, w)| {
-                let mut score = WindowScore {
-                    loglikelihood: 0.0,
-                    tokens: 0,
-                    greedy: true,
-                    greedy_tokens: Vec::with_capacity(w.targets().len()),
-                };
-                for (j, &target) in w.tokens.iter().enumerate().skip(w.first_target) {
+                score_window(w, |j| {
                     // Token j is predicted at position j - 1.
-                    let row = &logits[(r * width + j - 1) * vocab..(r * width + j) * vocab];
-                    let (logp, argmax) = log_softmax_argmax(row, target as usize);
-                    score.loglikelihood += logp;
-                    score.tokens += 1;
-                    score.greedy &= argmax == target as usize;
-                    score.greedy_tokens.push(argmax as u32);
-                }
-                score
+                    let at = r * width + j - 1 - offset;
+                    let (logp, argmax) = log_softmax_argmax(
+                        &logits[at * vocab..(at + 1) * vocab],
+                        w.tokens[j] as usize,
+                    );
+                    (logp, argmax as u32)
+                })
             })
             .collect())
     }
+
+    /// [`CausalLm::score_batch`] through the extended graph: the target at position `p` is
+    /// token `offset + p + 1` (padding positions score the end-of-text token and are ignored).
+    fn score_in_graph(
+        &mut self,
+        windows: &[&Window],
+        offset: usize,
+        width: usize,
+        mut inputs: Vec<(String, SessionInputValue<'static>)>,
+    ) -> Result<Vec<WindowScore>, RuntimeError> {
+        let rows = windows.len();
+        let mut targets = Vec::with_capacity(rows * width);
+        for w in windows {
+            targets.extend(
+                w.tokens[offset + 1..]
+                    .iter()
+                    .map(|&t| i64::from(t))
+                    .chain(std::iter::repeat(i64::from(self.eot)))
+                    .take(width),
+            );
+        }
+        let targets = Tensor::from_array(([rows as i64, width as i64, 1], targets))
+            .map_err(ort_error("creating the target ids"))?;
+        inputs.push((scoring_graph::TARGET_IDS.into(), targets.into()));
+        let options = RunOptions::new()
+            .map_err(ort_error("creating run options"))?
+            .with_outputs(
+                OutputSelector::no_default()
+                    .with(scoring_graph::TARGET_LOGIT)
+                    .with(scoring_graph::LOGSUMEXP)
+                    .with(scoring_graph::ARGMAX),
+            );
+        let outputs = self
+            .session
+            .run_with_options(inputs, &options)
+            .map_err(ort_error("running a batch"))?;
+        let read = |name: &str| -> Result<&[f32], RuntimeError> {
+            let (shape, data) = outputs[name]
+                .try_extract_tensor::<f32>()
+                .map_err(ort_error("reading the scoring outputs"))?;
+            if shape[..] != [rows as i64, width as i64, 1] {
+                return Err(RuntimeError::OutputShape {
+                    name: name.into(),
+                    shape: shape.to_vec(),
+                    expected: format!("[{rows}, {width}, 1]"),
+                });
+            }
+            Ok(data)
+        };
+        let (target_logit, logsumexp) = (
+            read(scoring_graph::TARGET_LOGIT)?,
+            read(scoring_graph::LOGSUMEXP)?,
+        );
+        let (shape, argmax) = outputs[scoring_graph::ARGMAX]
+            .try_extract_tensor::<i64>()
+            .map_err(ort_error("reading the argmax output"))?;
+        if shape[..] != [rows as i64, width as i64] {
+            return Err(RuntimeError::OutputShape {
+                name: scoring_graph::ARGMAX.into(),
+                shape: shape.to_vec(),
+                expected: format!("[{rows}, {width}]"),
+            });
+        }
+        Ok(windows
+            .iter()
+            .enumerate()
+            .map(|(r, w)| {
+                score_window(w, |j| {
+                    let at = r * width + j - 1 - offset;
+                    (
+                        f64::from(target_logit[at]) - f64::from(logsumexp[at]),
+                        argmax[at] as u32,
+                    )
+                })
+            })
+            .collect())
+    }
+}
+
+/// Contexts shorter than this are not worth a separate prefix call.
+pub const MIN_SHARED: usize = 16;
+
+/// Windows that share their whole context (`tokens[..first_target]`, more than
+/// [`MIN_SHARED`] tokens), two or more to a group: `(shared, members)` where `shared` =
+/// `first_target − 1` tokens can run once as past (the last context token stays in each row,
+/// since it predicts the first scored token). Groups come in order of their first member.
+pub fn shared_prefix_groups(windows: &[Window]) -> Vec<(usize, Vec<usize>)> {
+    let mut groups: std::collections::HashMap<&[u32], Vec<usize>> = Default::default();
+    for (i, w) in windows.iter().enumerate() {
+        if w.first_target > MIN_SHARED && w.first_target < w.tokens.len() {
+            groups
+                .entry(&w.tokens[..w.first_target])
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut groups: Vec<(usize, Vec<usize>)> = groups
+        .into_iter()
+        .filter(|(_, m)| m.len() > 1)
+        .map(|(context, m)| (context.len() - 1, m))
+        .collect();
+    groups.sort_by_key(|(_, m)| m[0]);
+    groups
+}
+
+/// `past_key_values.0.key` → `present.0.key` (Optimum's names).
+fn present_name(past: &str) -> String {
+    format!("present.{}", past.trim_start_matches("past_key_values."))
+}
+
+/// A window's score from `at(j)` = (log p(token j), argmax at j's position) for each scored j.
+fn score_window(w: &Window, at: impl Fn(usize) -> (f64, u32)) -> WindowScore {
+    let mut score = WindowScore {
+        loglikelihood: 0.0,
+        tokens: 0,
+        greedy: true,
+        greedy_tokens: Vec::with_capacity(w.targets().len()),
+    };
+    for j in w.first_target..w.tokens.len() {
+        let (logp, best) = at(j);
+        score.loglikelihood += logp;
+        score.tokens += 1;
+        score.greedy &= best == w.tokens[j];
+        score.greedy_tokens.push(best);
+    }
+    score
 }
 
 /// log softmax(row)[target] in f64, and whether `target` is the (first) argmax.

@@ -12,11 +12,12 @@ pub mod encode;
 pub mod error;
 pub mod library;
 pub mod model;
+pub mod scoring_graph;
 pub mod seq2seq;
 pub mod session;
 
 pub use backend::{BackendOptions, Family, OrtBackend};
-pub use causal::{CausalLm, WindowScore};
+pub use causal::{CausalLm, Scoring, WindowScore};
 pub use encode::{Encoded, TextEncoder};
 pub use error::RuntimeError;
 pub use library::find_library;

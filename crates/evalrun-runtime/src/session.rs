@@ -149,6 +149,28 @@ impl Runtime {
     /// A session on `path` with graph optimisation level all, the intra-op threads and the
     /// execution provider chosen. CUDA never falls back to the CPU silently.
     pub fn session(&self, path: &Path) -> Result<Session, RuntimeError> {
+        self.builder()?
+            .commit_from_file(path)
+            .map_err(|e| RuntimeError::Ort {
+                context: format!("loading `{}`", path.display()),
+                message: e.to_string(),
+            })
+    }
+
+    /// Like [`Runtime::session`], on model bytes (an edited copy of `path`).
+    pub fn session_from_memory(&self, path: &Path, bytes: &[u8]) -> Result<Session, RuntimeError> {
+        self.builder()?
+            .commit_from_memory(bytes)
+            .map_err(|e| RuntimeError::Ort {
+                context: format!(
+                    "loading `{}` (with evalrun's scoring nodes)",
+                    path.display()
+                ),
+                message: e.to_string(),
+            })
+    }
+
+    fn builder(&self) -> Result<ort::session::builder::SessionBuilder, RuntimeError> {
         let mut builder = Session::builder(&self.environment)
             .map_err(ort_error("creating a session builder"))?
             .with_optimization_level(GraphOptimizationLevel::All)
@@ -171,12 +193,7 @@ impl Runtime {
                 }
             })?;
         }
-        builder
-            .commit_from_file(path)
-            .map_err(|e| RuntimeError::Ort {
-                context: format!("loading `{}`", path.display()),
-                message: e.to_string(),
-            })
+        Ok(builder)
     }
 
     pub fn execution_provider(&self) -> &'static str {

@@ -1,0 +1,431 @@
+//! Log-probabilities inside the graph: a decoder's ONNX model, extended before it is loaded so
+//! that ONNX Runtime hands back only what scoring reads instead of the whole
+//! `[batch, tokens, vocab]` `logits` tensor (2048 × 50257 floats, 411 MB, per GPT-2 batch).
+//!
+//! Added to the graph (all in the default ONNX domain, opset 11 or later):
+//!
+//! ```text
+//! evalrun_target_ids  int64 [batch, tokens, 1]   new input: the token scored at each position
+//! evalrun_target_logit = GatherElements(logits, evalrun_target_ids, axis=-1)   [batch, tokens, 1]
+//! evalrun_logsumexp    = ReduceLogSumExp(logits, axes=[-1], keepdims=1)        [batch, tokens, 1]
+//! evalrun_argmax       = ArgMax(logits, axis=-1, keepdims=0)                   [batch, tokens]
+//! ```
+//!
+//! The caller takes `target_logit − logsumexp` in f64 (both are f32 reductions inside ONNX
+//! Runtime) and sums it in f64. `ArgMax` keeps the first index on ties, as torch's argmax does.
+//!
+//! The edit is an append: a serialized protobuf message that repeats an embedded-message field
+//! is parsed as the merge of both copies, and merging concatenates repeated fields. So the
+//! model bytes are read once, one short `ModelProto { graph: GraphProto { node, input, output,
+//! initializer } }` is appended, and the weights are never copied or rewritten. Only the
+//! top-level fields and the graph's inputs, outputs and initializers' headers are parsed — to
+//! find the opset, check `logits` is an output and no name is taken, and refuse models whose
+//! weights live in external data files (they are loaded as they are, with the reason logged).
+
+use std::path::Path;
+
+/// Names this module adds to a graph.
+pub const TARGET_IDS: &str = "evalrun_target_ids";
+pub const TARGET_LOGIT: &str = "evalrun_target_logit";
+pub const LOGSUMEXP: &str = "evalrun_logsumexp";
+pub const ARGMAX: &str = "evalrun_argmax";
+const AXES: &str = "evalrun_reduce_axes";
+
+/// Why a graph could not be extended (the caller falls back to reading `logits`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotExtended(pub String);
+
+impl std::fmt::Display for NotExtended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The model at `path` with the scoring nodes appended, or why not.
+pub fn extend_file(path: &Path) -> Result<Vec<u8>, NotExtended> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| NotExtended(format!("cannot read `{}`: {e}", path.display())))?
+        .len() as usize;
+    let mut bytes = Vec::with_capacity(len + 1024);
+    use std::io::Read;
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| NotExtended(format!("cannot read `{}`: {e}", path.display())))?;
+    extend(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Appends the scoring nodes to a serialized `ModelProto`.
+pub fn extend(model: &mut Vec<u8>) -> Result<(), NotExtended> {
+    let info = inspect(model)?;
+    let opset = info
+        .opset
+        .ok_or_else(|| NotExtended("the model imports no default-domain opset".into()))?;
+    if opset < 11 {
+        return Err(NotExtended(format!(
+            "opset {opset} predates GatherElements (11)"
+        )));
+    }
+    if !info.outputs.iter().any(|o| o == "logits") {
+        return Err(NotExtended("the graph has no `logits` output".into()));
+    }
+    if let Some(taken) = [TARGET_IDS, TARGET_LOGIT, LOGSUMEXP, ARGMAX, AXES]
+        .iter()
+        .find(|n| info.inputs.iter().chain(&info.outputs).any(|o| o == *n))
+    {
+        return Err(NotExtended(format!("the graph already names `{taken}`")));
+    }
+    if info.external_data {
+        return Err(NotExtended(
+            "its weights live in external data files, which a model loaded from memory cannot find"
+                .into(),
+        ));
+    }
+    let mut graph = Vec::new();
+    let gather = node(
+        "GatherElements",
+        &["logits", TARGET_IDS],
+        TARGET_LOGIT,
+        &[attr_int("axis", -1)],
+    );
+    // ReduceLogSumExp takes `axes` as an input from opset 18 and as an attribute before it.
+    let reduce = if opset >= 18 {
+        message(&mut graph, 5, &tensor_i64(AXES, &[-1]));
+        node(
+            "ReduceLogSumExp",
+            &["logits", AXES],
+            LOGSUMEXP,
+            &[attr_int("keepdims", 1)],
+        )
+    } else {
+        node(
+            "ReduceLogSumExp",
+            &["logits"],
+            LOGSUMEXP,
+            &[attr_ints("axes", &[-1]), attr_int("keepdims", 1)],
+        )
+    };
+    let argmax = node(
+        "ArgMax",
+        &["logits"],
+        ARGMAX,
+        &[attr_int("axis", -1), attr_int("keepdims", 0)],
+    );
+    for n in [gather, reduce, argmax] {
+        message(&mut graph, 1, &n);
+    }
+    message(
+        &mut graph,
+        11,
+        &value_info(TARGET_IDS, INT64, &["batch_size", "sequence_length", "1"]),
+    );
+    message(
+        &mut graph,
+        12,
+        &value_info(TARGET_LOGIT, FLOAT, &["batch_size", "sequence_length", "1"]),
+    );
+    message(
+        &mut graph,
+        12,
+        &value_info(LOGSUMEXP, FLOAT, &["batch_size", "sequence_length", "1"]),
+    );
+    message(
+        &mut graph,
+        12,
+        &value_info(ARGMAX, INT64, &["batch_size", "sequence_length"]),
+    );
+    message(model, 7, &graph);
+    Ok(())
+}
+
+const FLOAT: i64 = 1;
+const INT64: i64 = 7;
+
+/// What [`extend`] needs to know about a model.
+#[derive(Debug, Default)]
+struct Info {
+    opset: Option<i64>,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    external_data: bool,
+}
+
+fn inspect(model: &[u8]) -> Result<Info, NotExtended> {
+    let bad = |what: &str| NotExtended(format!("not a readable ONNX ModelProto ({what})"));
+    let mut info = Info::default();
+    let mut seen_graph = false;
+    for field in Fields::new(model) {
+        let (number, value) = field.map_err(bad)?;
+        match (number, value) {
+            (8, Value::Bytes(opset)) => {
+                let (mut domain, mut version) = (String::new(), None);
+                for f in Fields::new(opset) {
+                    match f.map_err(bad)? {
+                        (1, Value::Bytes(d)) => domain = String::from_utf8_lossy(d).into_owned(),
+                        (2, Value::Varint(v)) => version = Some(v as i64),
+                        _ => {}
+                    }
+                }
+                if domain.is_empty() || domain == "ai.onnx" {
+                    info.opset = version.or(info.opset);
+                }
+            }
+            (7, Value::Bytes(graph)) => {
+                seen_graph = true;
+                for f in Fields::new(graph) {
+                    match f.map_err(bad)? {
+                        (11, Value::Bytes(v)) => info.inputs.push(value_info_name(v)?),
+                        (12, Value::Bytes(v)) => info.outputs.push(value_info_name(v)?),
+                        (5, Value::Bytes(t)) => {
+                            for f in Fields::new(t) {
+                                // TensorProto.data_location = EXTERNAL (1)
+                                if let (14, Value::Varint(1)) = f.map_err(bad)? {
+                                    info.external_data = true;
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if !seen_graph {
+        return Err(bad("no graph"));
+    }
+    Ok(info)
+}
+
+fn value_info_name(bytes: &[u8]) -> Result<String, NotExtended> {
+    for f in Fields::new(bytes) {
+        if let Ok((1, Value::Bytes(name))) = f {
+            return Ok(String::from_utf8_lossy(name).into_owned());
+        }
+    }
+    Err(NotExtended("a graph input or output has no name".into()))
+}
+
+// --- protobuf wire format: just enough to walk fields and write a few messages -------------
+
+enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { rest: bytes }
+    }
+}
+
+fn read_varint(bytes: &mut &[u8]) -> Result<u64, &'static str> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes.split_first().ok_or("truncated varint")?;
+        *bytes = rest;
+        value |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err("varint too long")
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<(u64, Value<'a>), &'static str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let item = (|| {
+            let key = read_varint(&mut self.rest)?;
+            let value = match key & 7 {
+                0 => Value::Varint(read_varint(&mut self.rest)?),
+                1 | 5 => {
+                    let n = if key & 7 == 1 { 8 } else { 4 };
+                    if self.rest.len() < n {
+                        return Err("truncated fixed field");
+                    }
+                    self.rest = &self.rest[n..];
+                    Value::Fixed
+                }
+                2 => {
+                    let n = read_varint(&mut self.rest)? as usize;
+                    if self.rest.len() < n {
+                        return Err("truncated length-delimited field");
+                    }
+                    let (v, rest) = self.rest.split_at(n);
+                    self.rest = rest;
+                    Value::Bytes(v)
+                }
+                _ => return Err("unknown wire type"),
+            };
+            Ok((key >> 3, value))
+        })();
+        if item.is_err() {
+            self.rest = &[];
+        }
+        Some(item)
+    }
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn int_field(out: &mut Vec<u8>, number: u64, v: i64) {
+    varint(out, number << 3);
+    varint(out, v as u64);
+}
+
+fn message(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
+    varint(out, (number << 3) | 2);
+    varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn string(out: &mut Vec<u8>, number: u64, s: &str) {
+    message(out, number, s.as_bytes());
+}
+
+/// NodeProto { input = 1, output = 2, name = 3, op_type = 4, attribute = 5 }
+fn node(op: &str, inputs: &[&str], output: &str, attributes: &[Vec<u8>]) -> Vec<u8> {
+    let mut n = Vec::new();
+    for i in inputs {
+        string(&mut n, 1, i);
+    }
+    string(&mut n, 2, output);
+    string(&mut n, 3, &format!("{output}_node"));
+    string(&mut n, 4, op);
+    for a in attributes {
+        message(&mut n, 5, a);
+    }
+    n
+}
+
+/// AttributeProto { name = 1, i = 3, type = 20 (INT = 2) }
+fn attr_int(name: &str, v: i64) -> Vec<u8> {
+    let mut a = Vec::new();
+    string(&mut a, 1, name);
+    int_field(&mut a, 3, v);
+    int_field(&mut a, 20, 2);
+    a
+}
+
+/// AttributeProto { name = 1, ints = 8, type = 20 (INTS = 7) }
+fn attr_ints(name: &str, vs: &[i64]) -> Vec<u8> {
+    let mut a = Vec::new();
+    string(&mut a, 1, name);
+    for &v in vs {
+        int_field(&mut a, 8, v);
+    }
+    int_field(&mut a, 20, 7);
+    a
+}
+
+/// TensorProto { dims = 1, data_type = 2, int64_data = 7, name = 8 }, one dimension.
+fn tensor_i64(name: &str, values: &[i64]) -> Vec<u8> {
+    let mut t = Vec::new();
+    int_field(&mut t, 1, values.len() as i64);
+    int_field(&mut t, 2, INT64);
+    for &v in values {
+        int_field(&mut t, 7, v);
+    }
+    string(&mut t, 8, name);
+    t
+}
+
+/// ValueInfoProto { name = 1, type = 2: TypeProto { tensor_type = 1: { elem_type = 1,
+/// shape = 2: { dim = 1: { dim_value = 1 | dim_param = 2 } } } } }
+fn value_info(name: &str, elem_type: i64, dims: &[&str]) -> Vec<u8> {
+    let mut shape = Vec::new();
+    for d in dims {
+        let mut dim = Vec::new();
+        match d.parse::<i64>() {
+            Ok(v) => int_field(&mut dim, 1, v),
+            Err(_) => string(&mut dim, 2, d),
+        }
+        message(&mut shape, 1, &dim);
+    }
+    let mut tensor = Vec::new();
+    int_field(&mut tensor, 1, elem_type);
+    message(&mut tensor, 2, &shape);
+    let mut ty = Vec::new();
+    message(&mut ty, 1, &tensor);
+    let mut v = Vec::new();
+    string(&mut v, 1, name);
+    message(&mut v, 2, &ty);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal ModelProto: opset `opset`, one graph with the given outputs.
+    fn model(opset: i64, outputs: &[&str]) -> Vec<u8> {
+        let mut graph = Vec::new();
+        string(&mut graph, 2, "g");
+        message(&mut graph, 11, &value_info("input_ids", INT64, &["b", "t"]));
+        for o in outputs {
+            message(&mut graph, 12, &value_info(o, FLOAT, &["b", "t", "v"]));
+        }
+        let mut m = Vec::new();
+        int_field(&mut m, 1, 8);
+        let mut op = Vec::new();
+        string(&mut op, 1, "");
+        int_field(&mut op, 2, opset);
+        message(&mut m, 8, &op);
+        message(&mut m, 7, &graph);
+        m
+    }
+
+    #[test]
+    fn appended_graph_merges_into_the_original() {
+        for opset in [14, 18] {
+            let mut m = model(opset, &["logits", "present.0.key"]);
+            extend(&mut m).unwrap();
+            let info = inspect(&m).unwrap();
+            assert_eq!(info.opset, Some(opset));
+            assert_eq!(info.inputs, ["input_ids", TARGET_IDS]);
+            assert_eq!(
+                info.outputs,
+                ["logits", "present.0.key", TARGET_LOGIT, LOGSUMEXP, ARGMAX]
+            );
+        }
+    }
+
+    #[test]
+    fn graphs_it_cannot_extend_say_why() {
+        let no_logits = extend(&mut model(14, &["last_hidden_state"])).unwrap_err();
+        assert!(no_logits.0.contains("no `logits` output"), "{no_logits}");
+        let old = extend(&mut model(9, &["logits"])).unwrap_err();
+        assert!(old.0.contains("opset 9"), "{old}");
+        let mut twice = model(14, &["logits"]);
+        extend(&mut twice).unwrap();
+        let again = extend(&mut twice).unwrap_err();
+        assert!(again.0.contains("already names"), "{again}");
+        let garbage = extend(&mut vec![0x0a, 0xff]).unwrap_err();
+        assert!(garbage.0.contains("not a readable ONNX"), "{garbage}");
+    }
+
+    #[test]
+    fn varints_round_trip() {
+        for v in [0u64, 1, 127, 128, 300, u64::MAX] {
+            let mut out = Vec::new();
+            varint(&mut out, v);
+            assert_eq!(read_varint(&mut out.as_slice()).unwrap(), v);
+        }
+    }
+}
