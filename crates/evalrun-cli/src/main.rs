@@ -161,7 +161,7 @@ pub struct RunArgs {
     #[arg(long)]
     stride: Option<usize>,
     /// Causal LM: at most this many padded tokens per call (bounds batch × tokens × vocab logits).
-    #[arg(long, default_value_t = 2048)]
+    #[arg(long, default_value_t = 1024)]
     batch_tokens: usize,
     /// Request cache: a directory holding one SQLite file of model responses (keyed by the
     /// model's fingerprint and the request). A re-run answers from it; after a crash or Ctrl-C

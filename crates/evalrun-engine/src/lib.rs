@@ -81,7 +81,7 @@ impl Default for LmFlags {
         Self {
             context: None,
             stride: None,
-            batch_tokens: 2048,
+            batch_tokens: 1024,
         }
     }
 }

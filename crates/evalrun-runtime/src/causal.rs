@@ -206,7 +206,8 @@ impl CausalLm {
             past,
             use_cache_branch,
             scoring,
-            shared_prefix: true,
+            // `EVALRUN_SHARED_PREFIX=0` scores every pair alone (benchmarks compare both).
+            shared_prefix: std::env::var("EVALRUN_SHARED_PREFIX").map_or(true, |v| v != "0"),
             eot,
         })
     }
@@ -543,31 +544,23 @@ impl CausalLm {
             .map_err(ort_error("creating run options"))?
             .with_outputs(
                 OutputSelector::no_default()
-                    .with(scoring_graph::TARGET_LOGIT)
-                    .with(scoring_graph::LOGSUMEXP)
+                    .with(scoring_graph::TARGET_LOGPROB)
                     .with(scoring_graph::ARGMAX),
             );
         let outputs = self
             .session
             .run_with_options(inputs, &options)
             .map_err(ort_error("running a batch"))?;
-        let read = |name: &str| -> Result<&[f32], RuntimeError> {
-            let (shape, data) = outputs[name]
-                .try_extract_tensor::<f32>()
-                .map_err(ort_error("reading the scoring outputs"))?;
-            if shape[..] != [rows as i64, width as i64, 1] {
-                return Err(RuntimeError::OutputShape {
-                    name: name.into(),
-                    shape: shape.to_vec(),
-                    expected: format!("[{rows}, {width}, 1]"),
-                });
-            }
-            Ok(data)
-        };
-        let (target_logit, logsumexp) = (
-            read(scoring_graph::TARGET_LOGIT)?,
-            read(scoring_graph::LOGSUMEXP)?,
-        );
+        let (shape, logprob) = outputs[scoring_graph::TARGET_LOGPROB]
+            .try_extract_tensor::<f32>()
+            .map_err(ort_error("reading the scoring outputs"))?;
+        if shape[..] != [rows as i64, width as i64, 1] {
+            return Err(RuntimeError::OutputShape {
+                name: scoring_graph::TARGET_LOGPROB.into(),
+                shape: shape.to_vec(),
+                expected: format!("[{rows}, {width}, 1]"),
+            });
+        }
         let (shape, argmax) = outputs[scoring_graph::ARGMAX]
             .try_extract_tensor::<i64>()
             .map_err(ort_error("reading the argmax output"))?;
@@ -584,10 +577,7 @@ impl CausalLm {
             .map(|(r, w)| {
                 score_window(w, |j| {
                     let at = r * width + j - 1 - offset;
-                    (
-                        f64::from(target_logit[at]) - f64::from(logsumexp[at]),
-                        argmax[at] as u32,
-                    )
+                    (f64::from(logprob[at]), argmax[at] as u32)
                 })
             })
             .collect())

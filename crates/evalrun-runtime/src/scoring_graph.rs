@@ -6,13 +6,14 @@
 //!
 //! ```text
 //! evalrun_target_ids  int64 [batch, tokens, 1]   new input: the token scored at each position
-//! evalrun_target_logit = GatherElements(logits, evalrun_target_ids, axis=-1)   [batch, tokens, 1]
-//! evalrun_logsumexp    = ReduceLogSumExp(logits, axes=[-1], keepdims=1)        [batch, tokens, 1]
-//! evalrun_argmax       = ArgMax(logits, axis=-1, keepdims=0)                   [batch, tokens]
+//! evalrun_log_softmax    = LogSoftmax(logits, axis=-1)                                 [batch, tokens, vocab]
+//! evalrun_target_logprob = GatherElements(evalrun_log_softmax, evalrun_target_ids, -1) [batch, tokens, 1]
+//! evalrun_argmax         = ArgMax(logits, axis=-1, keepdims=0)                         [batch, tokens]
 //! ```
 //!
-//! The caller takes `target_logit − logsumexp` in f64 (both are f32 reductions inside ONNX
-//! Runtime) and sums it in f64. `ArgMax` keeps the first index on ties, as torch's argmax does.
+//! The log-softmax is float32 inside ONNX Runtime, as lm-eval's `F.log_softmax` is in torch; the
+//! caller sums the per-token values in f64. `ArgMax` keeps the first index on ties, as torch's
+//! argmax does.
 //!
 //! The edit is an append: a serialized protobuf message that repeats an embedded-message field
 //! is parsed as the merge of both copies, and merging concatenates repeated fields. So the
@@ -26,10 +27,9 @@ use std::path::Path;
 
 /// Names this module adds to a graph.
 pub const TARGET_IDS: &str = "evalrun_target_ids";
-pub const TARGET_LOGIT: &str = "evalrun_target_logit";
-pub const LOGSUMEXP: &str = "evalrun_logsumexp";
+pub const TARGET_LOGPROB: &str = "evalrun_target_logprob";
 pub const ARGMAX: &str = "evalrun_argmax";
-const AXES: &str = "evalrun_reduce_axes";
+const LOG_SOFTMAX: &str = "evalrun_log_softmax";
 
 /// Why a graph could not be extended (the caller falls back to reading `logits`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +69,7 @@ pub fn extend(model: &mut Vec<u8>) -> Result<(), NotExtended> {
     if !info.outputs.iter().any(|o| o == "logits") {
         return Err(NotExtended("the graph has no `logits` output".into()));
     }
-    if let Some(taken) = [TARGET_IDS, TARGET_LOGIT, LOGSUMEXP, ARGMAX, AXES]
+    if let Some(taken) = [TARGET_IDS, TARGET_LOGPROB, ARGMAX, LOG_SOFTMAX]
         .iter()
         .find(|n| info.inputs.iter().chain(&info.outputs).any(|o| o == *n))
     {
@@ -82,36 +82,28 @@ pub fn extend(model: &mut Vec<u8>) -> Result<(), NotExtended> {
         ));
     }
     let mut graph = Vec::new();
-    let gather = node(
-        "GatherElements",
-        &["logits", TARGET_IDS],
-        TARGET_LOGIT,
+    // LogSoftmax is one vectorised, multi-threaded MLAS kernel in ONNX Runtime's CPU provider;
+    // ReduceLogSumExp is a generic reduction about five times slower on `[2048, 50257]`
+    // (measured: 367 ms against 75 ms for LogSoftmax and the gather, 2 threads).
+    let log_softmax = node(
+        "LogSoftmax",
+        &["logits"],
+        LOG_SOFTMAX,
         &[attr_int("axis", -1)],
     );
-    // ReduceLogSumExp takes `axes` as an input from opset 18 and as an attribute before it.
-    let reduce = if opset >= 18 {
-        message(&mut graph, 5, &tensor_i64(AXES, &[-1]));
-        node(
-            "ReduceLogSumExp",
-            &["logits", AXES],
-            LOGSUMEXP,
-            &[attr_int("keepdims", 1)],
-        )
-    } else {
-        node(
-            "ReduceLogSumExp",
-            &["logits"],
-            LOGSUMEXP,
-            &[attr_ints("axes", &[-1]), attr_int("keepdims", 1)],
-        )
-    };
+    let gather = node(
+        "GatherElements",
+        &[LOG_SOFTMAX, TARGET_IDS],
+        TARGET_LOGPROB,
+        &[attr_int("axis", -1)],
+    );
     let argmax = node(
         "ArgMax",
         &["logits"],
         ARGMAX,
         &[attr_int("axis", -1), attr_int("keepdims", 0)],
     );
-    for n in [gather, reduce, argmax] {
+    for n in [log_softmax, gather, argmax] {
         message(&mut graph, 1, &n);
     }
     message(
@@ -122,12 +114,11 @@ pub fn extend(model: &mut Vec<u8>) -> Result<(), NotExtended> {
     message(
         &mut graph,
         12,
-        &value_info(TARGET_LOGIT, FLOAT, &["batch_size", "sequence_length", "1"]),
-    );
-    message(
-        &mut graph,
-        12,
-        &value_info(LOGSUMEXP, FLOAT, &["batch_size", "sequence_length", "1"]),
+        &value_info(
+            TARGET_LOGPROB,
+            FLOAT,
+            &["batch_size", "sequence_length", "1"],
+        ),
     );
     message(
         &mut graph,
@@ -323,29 +314,6 @@ fn attr_int(name: &str, v: i64) -> Vec<u8> {
     a
 }
 
-/// AttributeProto { name = 1, ints = 8, type = 20 (INTS = 7) }
-fn attr_ints(name: &str, vs: &[i64]) -> Vec<u8> {
-    let mut a = Vec::new();
-    string(&mut a, 1, name);
-    for &v in vs {
-        int_field(&mut a, 8, v);
-    }
-    int_field(&mut a, 20, 7);
-    a
-}
-
-/// TensorProto { dims = 1, data_type = 2, int64_data = 7, name = 8 }, one dimension.
-fn tensor_i64(name: &str, values: &[i64]) -> Vec<u8> {
-    let mut t = Vec::new();
-    int_field(&mut t, 1, values.len() as i64);
-    int_field(&mut t, 2, INT64);
-    for &v in values {
-        int_field(&mut t, 7, v);
-    }
-    string(&mut t, 8, name);
-    t
-}
-
 /// ValueInfoProto { name = 1, type = 2: TypeProto { tensor_type = 1: { elem_type = 1,
 /// shape = 2: { dim = 1: { dim_value = 1 | dim_param = 2 } } } } }
 fn value_info(name: &str, elem_type: i64, dims: &[&str]) -> Vec<u8> {
@@ -401,7 +369,7 @@ mod tests {
             assert_eq!(info.inputs, ["input_ids", TARGET_IDS]);
             assert_eq!(
                 info.outputs,
-                ["logits", "present.0.key", TARGET_LOGIT, LOGSUMEXP, ARGMAX]
+                ["logits", "present.0.key", TARGET_LOGPROB, ARGMAX]
             );
         }
     }

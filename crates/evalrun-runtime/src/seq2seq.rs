@@ -6,7 +6,10 @@
 //! cache: the first step runs the decoder without past (it also returns the cross-attention
 //! keys/values, which are then reused), every later step feeds one token per row and the cache.
 //! Without the cache (`use_cache = false`) each step re-runs the decoder on the whole prefix; both
-//! give the same strings (tested). Beam search follows transformers' `generate(num_beams=…,
+//! give the same strings (tested). Greedy rows that reach `</s>` leave the batch once a quarter of it
+//! has finished, so short outputs do not wait on the longest (refilling their slots from the queue,
+//! continuous batching proper, would need a per-row decoder attention mask and position, which
+//! Optimum's T5 decoder graphs do not take). Beam search follows transformers' `generate(num_beams=…,
 //! length_penalty=…, early_stopping=False)` step for step (`GenerationMixin._beam_search`, 4.57).
 //! Rank classification scores each option's tokens (with `</s>`) under teacher forcing.
 
@@ -455,24 +458,34 @@ impl Seq2SeqLm {
         let pad = i64::from(self.config.pad_token_id);
         let mut out: Vec<Vec<u32>> = vec![Vec::new(); batch.rows];
         let mut done = vec![false; batch.rows];
+        // `alive[r]`: the input that batch row `r` decodes. Once a quarter of the rows have
+        // finished, they leave the batch (their caches are dropped, the others' gathered once),
+        // so short answers do not keep paying for the longest one.
+        let mut alive: Vec<usize> = (0..batch.rows).collect();
         for _ in 0..options.max_new_tokens {
             let (logits, vocab) = self.step(&mut batch, options.use_cache)?;
-            for r in 0..batch.rows {
-                let next = if done[r] {
+            for (r, &i) in alive.iter().enumerate() {
+                let next = if done[i] {
                     pad
                 } else {
                     let token = argmax(&logits[r * vocab..(r + 1) * vocab]) as u32;
                     if token == eos {
-                        done[r] = true;
+                        done[i] = true;
                     } else {
-                        out[r].push(token);
+                        out[i].push(token);
                     }
                     i64::from(token)
                 };
                 batch.tokens[r].push(next);
             }
-            if done.iter().all(|d| *d) {
+            let finished = alive.iter().filter(|&&i| done[i]).count();
+            if finished == alive.len() {
                 break;
+            }
+            if finished * 4 >= alive.len() {
+                let keep: Vec<usize> = (0..alive.len()).filter(|&r| !done[alive[r]]).collect();
+                self.select_rows(&mut batch, &keep, true)?;
+                alive = keep.iter().map(|&r| alive[r]).collect();
             }
         }
         Ok(out)
@@ -574,7 +587,7 @@ impl Seq2SeqLm {
             if at_limit || !unsatisfied.iter().any(|u| *u) {
                 break;
             }
-            self.reorder(&mut batch, &source_rows)?;
+            self.select_rows(&mut batch, &source_rows, false)?;
             for (r, t) in next_tokens.into_iter().enumerate() {
                 batch.tokens[r].push(t);
             }
@@ -585,19 +598,40 @@ impl Seq2SeqLm {
             .collect())
     }
 
-    /// Keeps rows `source[r]` (beam reordering): decoder tokens and the self-attention cache.
-    fn reorder(&mut self, batch: &mut Batch, source: &[usize]) -> Result<(), RuntimeError> {
-        batch.tokens = source.iter().map(|&r| batch.tokens[r].clone()).collect();
-        if let Some(past) = batch.decoder_past.take() {
-            let mut reordered = Vec::with_capacity(past.len());
-            for value in past {
-                let view = value
-                    .try_extract_array::<f32>()
-                    .map_err(ort_error("reading the cache"))?;
-                reordered.push(float_value(view.select(Axis(0), source))?);
-            }
-            batch.decoder_past = Some(reordered);
+    /// Keeps rows `source[r]`: decoder tokens and the self-attention cache (beam reordering),
+    /// and with `encoder_side` also the encoder states, mask and cross-attention cache (rows
+    /// leaving the batch). An identity `source` copies nothing.
+    fn select_rows(
+        &mut self,
+        batch: &mut Batch,
+        source: &[usize],
+        encoder_side: bool,
+    ) -> Result<(), RuntimeError> {
+        if source.len() == batch.rows && source.iter().copied().eq(0..batch.rows) {
+            return Ok(());
         }
+        let gather = |value: &DynValue| -> Result<DynValue, RuntimeError> {
+            let view = value
+                .try_extract_array::<f32>()
+                .map_err(ort_error("reading the cache"))?;
+            float_value(view.select(Axis(0), source))
+        };
+        batch.tokens = source.iter().map(|&r| batch.tokens[r].clone()).collect();
+        if let Some(past) = &batch.decoder_past {
+            batch.decoder_past = Some(past.iter().map(gather).collect::<Result<_, _>>()?);
+        }
+        if encoder_side {
+            if let Some(past) = &batch.encoder_past {
+                batch.encoder_past = Some(past.iter().map(gather).collect::<Result<_, _>>()?);
+            }
+            batch.hidden = gather(&batch.hidden)?;
+            let len = batch.enc_len;
+            batch.mask = source
+                .iter()
+                .flat_map(|&r| batch.mask[r * len..(r + 1) * len].iter().copied())
+                .collect();
+        }
+        batch.rows = source.len();
         Ok(())
     }
 

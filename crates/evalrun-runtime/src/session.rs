@@ -177,6 +177,16 @@ impl Runtime {
             .map_err(ort_error("setting the graph optimisation level"))?
             .with_intra_threads(self.options.threads.max(1))
             .map_err(ort_error("setting the thread count"))?;
+        // `EVALRUN_ORT_CONFIG=key=value,...`: ONNX Runtime session configuration entries
+        // (e.g. `session.disable_prepacking=1`), for profiling memory and speed.
+        if let Ok(entries) = std::env::var("EVALRUN_ORT_CONFIG") {
+            for entry in entries.split(',').filter(|e| !e.is_empty()) {
+                let (key, value) = entry.split_once('=').unwrap_or((entry, "1"));
+                builder = builder
+                    .with_config_entry(key, value)
+                    .map_err(ort_error("setting an EVALRUN_ORT_CONFIG entry"))?;
+            }
+        }
         if let Device::Cuda(id) = self.options.device {
             if !ort::ep::CUDA::is_available().unwrap_or(false) {
                 return Err(RuntimeError::CudaUnavailable {
