@@ -242,7 +242,7 @@ def main():
     lines = [f"# Benchmark sitting {stamp}: causal-LM paths", "",
              f"Machine: {cpu_model()}, {os.cpu_count()} CPUs; threads={a.threads}; GPT-2 124M architecture "
              f"(random weights, context 1024, vocab 50257), Optimum `text-generation-with-past` export; evalrun "
-             f"--batch-size {a.batch_size} --batch-tokens 2048 (default); lm-eval {__import__('lm_eval').__version__}, "
+             f"--batch-size {a.batch_size} --batch-tokens 1024 (default); lm-eval {__import__('lm_eval').__version__}, "
              f"transformers {__import__('transformers').__version__}, torch {torch.__version__.split('+')[0]}. "
              f"Best of {a.passes} round-robin passes; a pass during which other processes used more than "
              f"{DISTORTED:.0%} of the CPUs is redone ({a.retries} retry) and dropped.", ""]

@@ -490,7 +490,7 @@ fn shared_prefix_scoring_equals_scoring_each_pair_alone() {
         assert_eq!(groups.len(), 3, "{groups:?}");
         let mut batches = 0;
         let shared = lm.score(&windows, 4, 2048, &mut |_| batches += 1).unwrap();
-        assert!(batches >= 3 * 2 + 1, "{batches}");
+        assert!(batches > 3 * 2, "{batches}");
         lm.set_shared_prefix(false);
         let alone = lm.score(&windows, 1, 2048, &mut |_| {}).unwrap();
         for (i, (s, a)) in shared.iter().zip(&alone).enumerate() {
