@@ -54,6 +54,7 @@ def args_():
     p.add_argument("--passes", type=int, default=2)
     p.add_argument("--retries", type=int, default=1, help="extra tries of a distorted pass")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-tokens", type=int, default=1024, help="evalrun --batch-tokens (passed explicitly)")
     p.add_argument("--workloads", default="gemm,wikitext,lambada,cbt")
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--tokenizer", default=str(ROOT.parent / "shared" / "tokenizers" / "gpt2"))
@@ -117,7 +118,7 @@ def run_evalrun(onnx, data, task, a, env=None):
         proc = subprocess.run(
             ["/usr/bin/time", "-f", "%M", str(ROOT / "target/release/evalrun"), "-q", "lm", "--model", str(onnx),
              "--task", task, "--data-dir", str(data), "--threads", str(a.threads), "--batch-size", str(a.batch_size),
-             "--output", str(record)],
+             "--batch-tokens", str(a.batch_tokens), "--output", str(record)],
             check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
         peak_kib = int(proc.stderr.strip().splitlines()[-1])
         result = json.loads(record.read_text())["results"][task]
@@ -242,7 +243,7 @@ def main():
     lines = [f"# Benchmark sitting {stamp}: causal-LM paths", "",
              f"Machine: {cpu_model()}, {os.cpu_count()} CPUs; threads={a.threads}; GPT-2 124M architecture "
              f"(random weights, context 1024, vocab 50257), Optimum `text-generation-with-past` export; evalrun "
-             f"--batch-size {a.batch_size} --batch-tokens 1024 (default); lm-eval {__import__('lm_eval').__version__}, "
+             f"--batch-size {a.batch_size} --batch-tokens {a.batch_tokens}; lm-eval {__import__('lm_eval').__version__}, "
              f"transformers {__import__('transformers').__version__}, torch {torch.__version__.split('+')[0]}. "
              f"Best of {a.passes} round-robin passes; a pass during which other processes used more than "
              f"{DISTORTED:.0%} of the CPUs is redone ({a.retries} retry) and dropped.", ""]
