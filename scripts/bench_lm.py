@@ -37,8 +37,10 @@ def args_():
     return p.parse_args()
 
 
-def build(work, tokenizer_dir):
-    pt, onnx = work / "gpt2-random-pt", work / "gpt2-random"
+def build(work, tokenizer_dir, task="text-generation", name="gpt2-random"):
+    """GPT-2 124M with seeded random weights (PyTorch in WORK/NAME-pt) and its Optimum export
+    for `task` (WORK/NAME), both kept for later runs."""
+    pt, onnx = work / f"{name}-pt", work / name
     if (onnx / "model.onnx").exists():
         return pt, onnx
     import torch
@@ -48,7 +50,7 @@ def build(work, tokenizer_dir):
     GPT2LMHeadModel(GPT2Config()).eval().save_pretrained(pt)
     tok = GPT2TokenizerFast(tokenizer_file=str(pathlib.Path(tokenizer_dir) / "tokenizer.json"))
     tok.save_pretrained(pt)
-    subprocess.run(["optimum-cli", "export", "onnx", "--model", str(pt), "--task", "text-generation", str(onnx)],
+    subprocess.run(["optimum-cli", "export", "onnx", "--model", str(pt), "--task", task, str(onnx)],
                    check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     return pt, onnx
 

@@ -38,7 +38,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from bench_lm import subset_data  # noqa: E402  (first N WikiText-2 articles / LAMBADA lines)
+from bench_lm import build, subset_data  # noqa: E402  (the random GPT-2 and its export; data subsets)
 from bench_t5 import ForeignCpu, cpu_model  # noqa: E402  (the same quiet-machine rule)
 
 log = logging.getLogger("sitting")
@@ -61,21 +61,6 @@ def args_():
     p.add_argument("--work-dir", default=str(ROOT / "target" / "bench"))
     p.add_argument("--out", default=str(ROOT / "results" / "bench"))
     return p.parse_args()
-
-
-def build(work, tokenizer_dir):
-    pt, onnx = work / "gpt2-124m-pt", work / "gpt2-124m-past"
-    if (onnx / "model.onnx").exists():
-        return pt, onnx
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
-
-    torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config()).eval().save_pretrained(pt)
-    GPT2TokenizerFast(tokenizer_file=str(pathlib.Path(tokenizer_dir) / "tokenizer.json")).save_pretrained(pt)
-    subprocess.run(["optimum-cli", "export", "onnx", "--model", str(pt), "--task", "text-generation-with-past",
-                    str(onnx)], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    return pt, onnx
 
 
 def cbt_file(data_dir, out, questions, seed=0):
@@ -153,7 +138,7 @@ def main():
     torch.set_num_threads(a.threads)
     work = pathlib.Path(a.work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    pt, onnx = build(work, a.tokenizer)
+    pt, onnx = build(work, a.tokenizer, task="text-generation-with-past", name="gpt2-124m-past")
     data = work / "sitting-data"
     pages, lambada = subset_data(pathlib.Path(a.data_dir), data, a.articles, a.lambada)
     n_cbt, cbt_pairs = cbt_file(pathlib.Path(a.data_dir), data, a.cbt)

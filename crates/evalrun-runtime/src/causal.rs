@@ -22,6 +22,7 @@ use crate::encode::TextEncoder;
 use crate::error::RuntimeError;
 use crate::model::{ModelConfig, ModelFiles};
 use crate::scoring_graph;
+use crate::seq2seq::present_name;
 use crate::session::{ort_error, Runtime};
 
 /// Where the log-softmax over the vocabulary is taken.
@@ -608,11 +609,6 @@ pub fn shared_prefix_groups(windows: &[Window]) -> Vec<(usize, Vec<usize>)> {
         .collect();
     groups.sort_by_key(|(_, m)| m[0]);
     groups
-}
-
-/// `past_key_values.0.key` → `present.0.key` (Optimum's names).
-fn present_name(past: &str) -> String {
-    format!("present.{}", past.trim_start_matches("past_key_values."))
 }
 
 /// A window's score from `at(j)` = (log p(token j), argmax at j's position) for each scored j.

@@ -164,7 +164,9 @@ struct Batch {
     encoder_past: Option<Vec<DynValue>>,
 }
 
-fn present_name(past: &str) -> String {
+/// `past_key_values.0.key` → `present.0.key`: the cache output Optimum pairs with a past input
+/// (seq2seq decoders and causal LMs alike).
+pub(crate) fn present_name(past: &str) -> String {
     past.replacen("past_key_values.", "present.", 1)
 }
 
