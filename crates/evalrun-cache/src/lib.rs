@@ -80,6 +80,11 @@ pub enum CacheError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot lock `{}` to open the cache beside it: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("`{}` is not an evalrun cache ({reason}); give --cache a directory of its own", path.display())]
     Foreign { path: PathBuf, reason: String },
     #[error("`{}` is an evalrun cache of schema version {found}; this evalrun reads version {SCHEMA_VERSION}. Delete it or use another --cache directory", path.display())]
@@ -133,6 +138,11 @@ impl Cache {
     /// another schema version or fails SQLite's integrity check is an error naming it.
     pub fn open(dir: &Path, mode: CacheMode) -> Result<Self, CacheError> {
         let path = dir.join(FILE_NAME);
+        // Processes started together race to create the file and switch it to WAL, and SQLite
+        // answers that race with "database is locked" without waiting (a lock upgrade that
+        // could deadlock is refused, not retried). Opening is serialised by an advisory lock on
+        // a file beside the database, released when `open` returns or the process dies.
+        let _opening = OpenLock::take(dir, mode)?;
         let exists = path.exists();
         if !exists && mode == CacheMode::Read {
             return Ok(Self {
@@ -141,12 +151,7 @@ impl Cache {
                 conn: None,
             });
         }
-        if !exists {
-            fs::create_dir_all(dir).map_err(|source| CacheError::Dir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        } else {
+        if exists {
             check_header(&path)?;
         }
         let sql = |source| CacheError::Sqlite {
@@ -315,6 +320,53 @@ impl Cache {
             }
         }
         tx.commit().map_err(damaged)
+    }
+}
+
+/// The lock file beside the database that serialises opening it.
+pub const LOCK_FILE_NAME: &str = "evalrun-cache.lock";
+
+/// Held while a cache is opened: exclusive for writers (who create the directory and the lock
+/// file), shared for readers where the lock file exists (a read-only directory without one
+/// holds no cache a writer is creating).
+struct OpenLock(Option<fs::File>);
+
+impl OpenLock {
+    fn take(dir: &Path, mode: CacheMode) -> Result<Self, CacheError> {
+        let path = dir.join(LOCK_FILE_NAME);
+        let io = |source| CacheError::Lock {
+            path: path.clone(),
+            source,
+        };
+        if mode == CacheMode::Read {
+            return match fs::File::open(&path) {
+                Ok(file) => {
+                    file.lock_shared().map_err(io)?;
+                    Ok(Self(Some(file)))
+                }
+                Err(_) => Ok(Self(None)),
+            };
+        }
+        fs::create_dir_all(dir).map_err(|source| CacheError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(Self(Some(file)))
+    }
+}
+
+impl Drop for OpenLock {
+    fn drop(&mut self) {
+        if let Some(file) = &self.0 {
+            let _ = file.unlock();
+        }
     }
 }
 

@@ -287,3 +287,38 @@ fn replay_answers_kept_responses_and_names_the_first_missing_one() {
         }
     ));
 }
+
+#[test]
+fn many_writers_open_one_new_cache_at_once() {
+    // Processes that start together race to create the file and switch it to WAL; none may see
+    // "database is locked" (CI saw it once with two `evalrun glue --cache` processes).
+    for round in 0..40 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let threads: Vec<_> = (0..6)
+            .map(|t| {
+                let path = path.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let mut cache = Cache::open(&path, CacheMode::ReadWrite)?;
+                    let response = Response::Logits {
+                        logits: vec![t as f32],
+                    };
+                    for i in 0..5 {
+                        let key = format!("{t}-{i}");
+                        cache.get_many(std::slice::from_ref(&key))?;
+                        cache.put_many(RequestKind::Classify, &[(key.as_str(), &response)])?;
+                    }
+                    Ok::<_, CacheError>(())
+                })
+            })
+            .collect();
+        for t in threads {
+            if let Err(e) = t.join().unwrap() {
+                panic!("round {round}: {e}");
+            }
+        }
+    }
+}
