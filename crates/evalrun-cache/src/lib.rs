@@ -563,6 +563,14 @@ impl<B: Backend> Backend for CachedBackend<B> {
         self.inner.supports(kind)
     }
 
+    fn batch_size(&self) -> Option<usize> {
+        self.inner.batch_size()
+    }
+
+    fn batch_tokens(&self) -> Option<usize> {
+        self.inner.batch_tokens()
+    }
+
     fn run(
         &mut self,
         kind: RequestKind,

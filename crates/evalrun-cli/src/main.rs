@@ -104,9 +104,15 @@ pub struct RunArgs {
     /// text-to-text: BoolQ.jsonl … AX-g.jsonl).
     #[arg(long)]
     submission_dir: Option<std::path::PathBuf>,
-    /// Rows per ONNX Runtime call (default: 8 for causal LMs, 32 otherwise).
+    /// Rows per ONNX Runtime call (default: 8 for causal LMs, 32 otherwise), or `auto`: the
+    /// largest batch (at most 64) whose estimated peak memory fits `--max-memory`, chosen when
+    /// the model loads and written in the record (as lm-eval's `--batch_size auto`).
     #[arg(long)]
-    batch_size: Option<usize>,
+    batch_size: Option<String>,
+    /// With `--batch-size auto`: the memory budget, a size (`4GiB`, `512MiB`, `2GB`) or a
+    /// share of the memory available at start (`50%`, the default).
+    #[arg(long)]
+    max_memory: Option<String>,
     /// Truncation length (default: min(512, max_position_embeddings), or sentence-transformers' max_seq_length).
     #[arg(long)]
     max_length: Option<usize>,
@@ -160,9 +166,11 @@ pub struct RunArgs {
     /// context) instead of lm-eval's disjoint rolling windows.
     #[arg(long)]
     stride: Option<usize>,
-    /// Causal LM: at most this many padded tokens per call (bounds batch × tokens × vocab logits).
-    #[arg(long, default_value_t = 1024)]
-    batch_tokens: usize,
+    /// At most this many padded tokens (rows × longest row) per call, for every model kind
+    /// (default: 1024 for causal LMs, where it bounds batch × tokens × vocab logits; no bound
+    /// otherwise; `--batch-size auto` picks a causal LM's when not given).
+    #[arg(long)]
+    batch_tokens: Option<usize>,
     /// Request cache: a directory holding one SQLite file of model responses (keyed by the
     /// model's fingerprint and the request). A re-run answers from it; after a crash or Ctrl-C
     /// the same command resumes. Default: off.

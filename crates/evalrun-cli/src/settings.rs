@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use evalrun_core::bootstrap::BootstrapSpec;
-use evalrun_engine::{CacheMode, CacheSettings, DecodeFlags, LmFlags, Settings, Shard};
+use evalrun_engine::{BatchSize, CacheMode, CacheSettings, DecodeFlags, LmFlags, Settings, Shard};
 use evalrun_report::record::BuildInfo;
-use evalrun_runtime::{Device, Runtime, RuntimeOptions};
+use evalrun_runtime::{memory, Device, Runtime, RuntimeOptions};
 
 use crate::RunArgs;
 
@@ -75,8 +75,9 @@ pub fn resolve(
     if file.is_some() && !tasks.is_empty() {
         bail!("`evalrun perplexity --file` scores the file; `--task` does not apply");
     }
+    let batch_size = batch_size(args.batch_size.as_deref(), args.max_memory.as_deref())?;
     for (flag, value) in [
-        ("--batch-size", args.batch_size),
+        ("--batch-tokens", args.batch_tokens),
         ("--max-length", args.max_length),
         ("--limit", args.limit),
         ("--context", args.context),
@@ -88,9 +89,6 @@ pub fn resolve(
         if value == Some(0) {
             bail!("`{flag}` must be at least 1");
         }
-    }
-    if args.batch_tokens == 0 {
-        bail!("`--batch-tokens` must be at least 1");
     }
     let device: Device = args.device.parse().context("invalid `--device`")?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -137,7 +135,7 @@ pub fn resolve(
         offline: args.offline,
         split: args.split,
         submission_dir: args.submission_dir,
-        batch_size: args.batch_size,
+        batch_size,
         max_length: args.max_length,
         threads,
         device,
@@ -161,6 +159,32 @@ pub fn resolve(
             batch_tokens: args.batch_tokens,
         },
     })
+}
+
+/// `--batch-size N|auto` with `--max-memory SIZE|P%` (default 50% of the memory available).
+fn batch_size(text: Option<&str>, max_memory: Option<&str>) -> anyhow::Result<Option<BatchSize>> {
+    match text.map(str::trim) {
+        None if max_memory.is_some() => {
+            bail!("`--max-memory` is the budget of `--batch-size auto`; pass that too")
+        }
+        None => Ok(None),
+        Some("auto") => {
+            let available = memory::available_memory();
+            let max_memory = memory::parse_size(max_memory.unwrap_or("50%"), available)
+                .map_err(|e| anyhow::anyhow!("invalid `--max-memory`: {e}"))?;
+            Ok(Some(BatchSize::Auto { max_memory }))
+        }
+        Some(n) => {
+            if max_memory.is_some() {
+                bail!("`--max-memory` is the budget of `--batch-size auto`; `--batch-size {n}` is fixed");
+            }
+            match n.parse::<usize>() {
+                Ok(0) => bail!("`--batch-size` must be at least 1"),
+                Ok(n) => Ok(Some(BatchSize::Rows(n))),
+                Err(_) => bail!("invalid `--batch-size {n}`: a number of rows or `auto`"),
+            }
+        }
+    }
 }
 
 /// ONNX Runtime with the run's device and threads. ONNX Runtime allows one environment per

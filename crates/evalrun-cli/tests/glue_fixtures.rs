@@ -184,3 +184,102 @@ fn token_ids_equal_the_python_tokenizer() {
         }
     }
 }
+
+/// `--batch-size auto` picks the largest batch its estimate fits in `--max-memory`, records
+/// it, and scores like a fixed batch; `--batch-tokens` cuts encoder batches too; budgets that
+/// cannot hold one row, or a budget without `auto`, are exit 2 naming the flag.
+#[test]
+fn batch_size_auto_and_batch_tokens_score_like_fixed_batches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let run = |name: &str, extra: &[&str]| {
+        let (record, predictions) = (
+            tmp.path().join(format!("{name}.json")),
+            tmp.path().join(format!("{name}.jsonl")),
+        );
+        let mut args = vec![
+            "glue",
+            "--model",
+            "tests/fixtures/models/glue-tiny/{task}",
+            "--task",
+            "sst2",
+            "--limit",
+            "120",
+            "--data-dir",
+            path_str(&data),
+            "--output",
+            path_str(&record),
+            "--predictions",
+            path_str(&predictions),
+        ];
+        args.extend_from_slice(extra);
+        let output = evalrun(&args);
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        (read_json(&record), read_jsonl(&predictions))
+    };
+    let (fixed, fixed_lines) = run("fixed", &["--batch-size", "32"]);
+    let (auto, auto_lines) = run("auto", &["--batch-size", "auto", "--max-memory", "64MiB"]);
+    let (tokens, token_lines) = run("tokens", &["--batch-tokens", "300"]);
+    // 3.9 MiB of weights + 51 MiB for 4 rows of 512 tokens (the fixture's 2 layers, 128
+    // hidden, 2 heads) fits; 5 rows do not.
+    assert_eq!(auto["config"]["batch_size"], 4);
+    assert_eq!(auto["runtime"]["batch_size"], 4);
+    assert_eq!(auto["config"]["options"]["batch_size"], "auto");
+    assert_eq!(auto["config"]["options"]["max_memory"], "67108864");
+    assert_eq!(tokens["config"]["options"]["batch_tokens"], "300");
+    assert!(fixed["config"]["options"].get("batch_tokens").is_none());
+    for lines in [&auto_lines, &token_lines] {
+        assert_eq!(lines.len(), fixed_lines.len());
+        for (a, b) in lines.iter().zip(&fixed_lines) {
+            assert_eq!(a["prediction"], b["prediction"], "{a} vs {b}");
+            let (la, lb) = (
+                a["logits"].as_array().unwrap(),
+                b["logits"].as_array().unwrap(),
+            );
+            for (x, y) in la.iter().zip(lb) {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "{a} vs {b}");
+            }
+        }
+    }
+    for (args, needle) in [
+        (
+            &["--batch-size", "auto", "--max-memory", "1MiB"][..],
+            "`--max-memory` 1.0 MiB is too little for one row",
+        ),
+        (
+            &["--max-memory", "4GiB"][..],
+            "`--max-memory` is the budget of `--batch-size auto`",
+        ),
+        (&["--batch-size", "many"][..], "invalid `--batch-size many`"),
+        (
+            &["--batch-size", "auto", "--max-memory", "lots"][..],
+            "invalid `--max-memory`",
+        ),
+    ] {
+        let mut all = vec![
+            "glue",
+            "--model",
+            "tests/fixtures/models/glue-tiny/{task}",
+            "--task",
+            "sst2",
+            "--limit",
+            "5",
+            "--data-dir",
+            path_str(&data),
+        ];
+        all.extend_from_slice(args);
+        let output = evalrun(&all);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(needle),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}

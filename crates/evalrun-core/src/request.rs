@@ -245,6 +245,17 @@ pub trait Backend {
         self.info().kind.supports(kind)
     }
 
+    /// Rows per model call this backend settled on (given, or chosen by `--batch-size
+    /// auto`); `None` where it does not batch.
+    fn batch_size(&self) -> Option<usize> {
+        None
+    }
+
+    /// Padded tokens per model call at most, where bounded.
+    fn batch_tokens(&self) -> Option<usize> {
+        None
+    }
+
     /// Answers `requests` (all of `kind`), one response per request, same order.
     fn run(
         &mut self,

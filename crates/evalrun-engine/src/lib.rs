@@ -66,24 +66,24 @@ pub struct DecodeFlags {
 }
 
 /// Causal-LM window flags.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LmFlags {
     /// Window length (default: the model's positions).
     pub context: Option<usize>,
     /// Strided windows (the transformers guide) instead of lm-eval's disjoint ones.
     pub stride: Option<usize>,
-    /// Padded tokens per ONNX Runtime call at most.
-    pub batch_tokens: usize,
+    /// Padded tokens per ONNX Runtime call at most (`--batch-tokens`, every family; causal
+    /// LMs default to 1024, others to no bound).
+    #[serde(default)]
+    pub batch_tokens: Option<usize>,
 }
 
-impl Default for LmFlags {
-    fn default() -> Self {
-        Self {
-            context: None,
-            stride: None,
-            batch_tokens: 1024,
-        }
-    }
+/// `--batch-size N` or `--batch-size auto` (with its `--max-memory` budget in bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchSize {
+    Rows(usize),
+    Auto { max_memory: u64 },
 }
 
 /// `--cache DIR --cache-mode MODE`.
@@ -142,8 +142,8 @@ pub struct Settings {
     pub offline: bool,
     pub split: Option<String>,
     pub submission_dir: Option<PathBuf>,
-    /// Rows per ONNX Runtime call (default: 8 for causal LMs, 32 otherwise).
-    pub batch_size: Option<usize>,
+    /// Rows per ONNX Runtime call (default: 8 for causal LMs, 32 otherwise), or `auto`.
+    pub batch_size: Option<BatchSize>,
     pub max_length: Option<usize>,
     pub threads: usize,
     pub device: Device,
@@ -206,11 +206,29 @@ impl Settings {
         }
     }
 
+    /// Rows per call as given, or the family's default (also the record's figure until
+    /// `auto` has chosen).
     fn batch_size(&self, family: Family) -> usize {
-        self.batch_size.unwrap_or(match family {
-            Family::CausalLm => 8,
-            _ => 32,
-        })
+        match self.batch_size {
+            Some(BatchSize::Rows(n)) => n,
+            _ => match family {
+                Family::CausalLm => 8,
+                _ => 32,
+            },
+        }
+    }
+
+    /// What `--batch-size auto` sizes batches for: the budget, and the widest decoding a
+    /// task may ask (4 beams, 256 new tokens) unless the flags say.
+    fn auto_batch(&self) -> Option<evalrun_runtime::memory::AutoOptions> {
+        match self.batch_size {
+            Some(BatchSize::Auto { max_memory }) => Some(evalrun_runtime::memory::AutoOptions {
+                max_memory,
+                beams: self.decode.beams.unwrap_or(4),
+                new_tokens: self.decode.max_new_tokens.unwrap_or(256),
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -730,7 +748,8 @@ impl Models for OrtModels<'_> {
             Some(c) => Some(Cache::open(&c.dir, c.mode)?),
             None => None,
         };
-        let mut backend = CachedBackend::new(backend, cache, self.options.batch_size);
+        let batch = backend.batch_size().unwrap_or(self.options.batch_size);
+        let mut backend = CachedBackend::new(backend, cache, batch);
         if let Some(flag) = &self.settings.interrupt {
             backend = backend.with_interrupt(flag.clone());
         }
@@ -767,6 +786,7 @@ pub fn evaluate(
         context: settings.lm.context,
         stride: settings.lm.stride,
         batch_tokens: settings.lm.batch_tokens,
+        auto: settings.auto_batch(),
     };
     let mut models = OrtModels {
         runtime,
@@ -999,6 +1019,15 @@ pub fn run_with<M: Models>(
         .next()
         .map_or("", |b| b.info().kind.name())
         .to_string();
+    // What the backends settled on (`--batch-size auto` chooses at load time).
+    let batch_size = backends
+        .values()
+        .filter_map(Backend::batch_size)
+        .max()
+        .unwrap_or(batch_size);
+    let batch_tokens = backends.values().filter_map(Backend::batch_tokens).max();
+    let mut runtime = runtime;
+    runtime.batch_size = batch_size;
     let mut record = RunRecord {
         evalrun: settings.build.clone(),
         command: settings.command.clone(),
@@ -1017,7 +1046,7 @@ pub fn run_with<M: Models>(
             max_length: settings.max_length,
             bootstrap_resamples: settings.bootstrap.resamples,
             seed: settings.bootstrap.seed,
-            options: run_options(settings, family),
+            options: run_options(settings, family, batch_tokens),
         }),
         runtime,
         results,
@@ -1045,13 +1074,31 @@ pub fn run_with<M: Models>(
 }
 
 /// The decoding and window flags that apply to `family` and were given.
-fn run_options(settings: &Settings, family: Family) -> BTreeMap<String, String> {
+/// `batch_tokens`: what the backends settled on, where they bound it.
+fn run_options(
+    settings: &Settings,
+    family: Family,
+    batch_tokens: Option<usize>,
+) -> BTreeMap<String, String> {
     let mut options = BTreeMap::new();
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v {
             options.insert(k.to_string(), v);
         }
     };
+    let causal_default = (family == Family::CausalLm)
+        .then_some(evalrun_runtime::backend::DEFAULT_CAUSAL_BATCH_TOKENS);
+    put(
+        "batch_tokens",
+        batch_tokens
+            .or(settings.lm.batch_tokens)
+            .or(causal_default)
+            .map(|v| v.to_string()),
+    );
+    if let Some(BatchSize::Auto { max_memory }) = settings.batch_size {
+        put("batch_size", Some("auto".into()));
+        put("max_memory", Some(max_memory.to_string()));
+    }
     match family {
         Family::Seq2seq => {
             let d = &settings.decode;
@@ -1067,7 +1114,6 @@ fn run_options(settings: &Settings, family: Family) -> BTreeMap<String, String> 
         Family::CausalLm => {
             put("context", settings.lm.context.map(|v| v.to_string()));
             put("stride", settings.lm.stride.map(|v| v.to_string()));
-            put("batch_tokens", Some(settings.lm.batch_tokens.to_string()));
             put(
                 "file",
                 settings.file.as_ref().map(|f| f.display().to_string()),

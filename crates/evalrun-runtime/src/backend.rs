@@ -2,7 +2,7 @@
 //! families (encoders with a head or an embedding, causal LMs, seq2seq), chosen from the
 //! model directory. It answers requests; it never knows which task asked.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use evalrun_core::lm::{continuation_window, rolling_windows, strided_windows, Window};
 use evalrun_core::request::{
@@ -11,8 +11,10 @@ use evalrun_core::request::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::batch::Batching;
 use crate::causal::CausalLm;
 use crate::error::RuntimeError;
+use crate::memory::{self, Architecture, AutoOptions, Workload};
 use crate::model::{ModelConfig, ModelFiles};
 use crate::seq2seq::{GenerateOptions, Seq2SeqFiles, Seq2SeqLm};
 use crate::session::{Head, Model, Runtime};
@@ -55,9 +57,17 @@ pub struct BackendOptions {
     pub context: Option<usize>,
     /// Causal LMs: strided windows (the transformers guide) instead of lm-eval's disjoint ones.
     pub stride: Option<usize>,
-    /// Causal LMs: padded tokens per call at most.
-    pub batch_tokens: usize,
+    /// Padded tokens per call at most (`--batch-tokens`); causal LMs default to
+    /// [`DEFAULT_CAUSAL_BATCH_TOKENS`], other models to no bound.
+    pub batch_tokens: Option<usize>,
+    /// `--batch-size auto`: `batch_size` (and a causal LM's unset token budget) are chosen at
+    /// load time to fit the memory budget.
+    pub auto: Option<AutoOptions>,
 }
+
+/// A causal LM's padded tokens per call unless `--batch-tokens` says otherwise: one
+/// 1024-token window, measured as fast as 2048 on GPT-2 124M with 0.6 GiB less peak memory.
+pub const DEFAULT_CAUSAL_BATCH_TOKENS: usize = 1024;
 
 /// One model directory opened on ONNX Runtime.
 pub struct OrtBackend {
@@ -207,13 +217,106 @@ impl OrtBackend {
                 (Loaded::Seq2seq(model), info)
             }
         };
-        Ok(Self {
+        let mut backend = Self {
             model,
             info,
             options,
             device,
             threads,
-        })
+        };
+        if let Some(auto) = options.auto {
+            backend.choose_batch(dir, auto)?;
+        }
+        Ok(backend)
+    }
+
+    /// `--batch-size auto`: sets the batch size (and a causal LM's token budget when
+    /// `--batch-tokens` was not given) to the largest that fits the budget, by estimate.
+    fn choose_batch(&mut self, dir: &Path, auto: AutoOptions) -> Result<(), RuntimeError> {
+        let arch = Architecture::from_config(&dir.join("config.json"))?;
+        let chosen = match &self.model {
+            Loaded::Encoder(model) => {
+                let outputs = match model.head() {
+                    Head::TokenStates => arch.hidden,
+                    _ => 0,
+                };
+                let work = Workload::Encoder {
+                    tokens: self.info.max_length as u64,
+                    outputs,
+                };
+                let weights = memory::weight_bytes(&[&model.files().onnx]);
+                memory::choose(
+                    |r| memory::batch_bytes(&arch, work, r),
+                    weights,
+                    auto.max_memory,
+                )?
+            }
+            Loaded::Causal { lm, context } => {
+                let context = *context as u64;
+                let weights = memory::weight_bytes(&[&lm.files().onnx]);
+                let fixed = self.options.batch_tokens.map(|t| t as u64);
+                let chosen = memory::choose(
+                    |r| {
+                        let batch_tokens = fixed.unwrap_or(r * context);
+                        memory::batch_bytes(
+                            &arch,
+                            Workload::Causal {
+                                context,
+                                batch_tokens,
+                            },
+                            r,
+                        )
+                    },
+                    weights,
+                    auto.max_memory,
+                )?;
+                if fixed.is_none() {
+                    self.options.batch_tokens = Some(chosen.rows * context as usize);
+                }
+                chosen
+            }
+            Loaded::Seq2seq(model) => {
+                let files = model.files();
+                let paths: Vec<&Path> = std::iter::once(&files.encoder)
+                    .chain(
+                        [&files.merged, &files.decoder, &files.decoder_with_past]
+                            .into_iter()
+                            .flatten(),
+                    )
+                    .map(PathBuf::as_path)
+                    .collect();
+                let weights = memory::weight_bytes(&paths);
+                let work = Workload::Seq2seq {
+                    input: self.info.max_length as u64,
+                    beams: auto.beams.max(1) as u64,
+                    new_tokens: auto.new_tokens as u64,
+                };
+                memory::choose(
+                    |r| memory::batch_bytes(&arch, work, r),
+                    weights,
+                    auto.max_memory,
+                )?
+            }
+        };
+        self.options.batch_size = chosen.rows;
+        tracing::info!(
+            "--batch-size auto: {} rows per call{} (estimated {} for the weights + {} per call, of a {} budget)",
+            chosen.rows,
+            match (&self.model, self.options.batch_tokens) {
+                (Loaded::Causal { .. }, Some(t)) => format!(", at most {t} tokens"),
+                _ => String::new(),
+            },
+            memory::format_size(chosen.weights),
+            memory::format_size(chosen.per_batch),
+            memory::format_size(chosen.budget),
+        );
+        Ok(())
+    }
+
+    fn causal_batch_tokens(&self) -> usize {
+        self.options
+            .batch_tokens
+            .unwrap_or(DEFAULT_CAUSAL_BATCH_TOKENS)
     }
 
     /// Whether a seq2seq export has decoder graphs for the key/value cache.
@@ -253,6 +356,17 @@ impl Backend for OrtBackend {
         &self.info
     }
 
+    fn batch_size(&self) -> Option<usize> {
+        Some(self.options.batch_size)
+    }
+
+    fn batch_tokens(&self) -> Option<usize> {
+        match self.model {
+            Loaded::Causal { .. } => Some(self.causal_batch_tokens()),
+            _ => self.options.batch_tokens,
+        }
+    }
+
     fn fingerprint(&self) -> Fingerprint {
         let mut f = Fingerprint::new();
         for (path, sha) in &self.info.graphs {
@@ -265,7 +379,9 @@ impl Backend for OrtBackend {
             f.insert("windows".into(), w.clone());
         }
         f.insert("batch_size".into(), self.options.batch_size.to_string());
-        f.insert("batch_tokens".into(), self.options.batch_tokens.to_string());
+        if let Some(t) = self.batch_tokens() {
+            f.insert("batch_tokens".into(), t.to_string());
+        }
         f.insert("device".into(), self.device.clone());
         f.insert("threads".into(), self.threads.to_string());
         f
@@ -284,7 +400,11 @@ impl Backend for OrtBackend {
             return Err(bad_request(i, format!("not a `{kind}` request")));
         }
         let batch_size = self.options.batch_size;
-        let batch_tokens = self.options.batch_tokens;
+        let batching = Batching {
+            rows: batch_size,
+            tokens: self.options.batch_tokens,
+        };
+        let causal_tokens = self.causal_batch_tokens();
         match (&mut self.model, kind) {
             (Loaded::Encoder(model), RequestKind::Classify) => {
                 let inputs: Vec<(&str, Option<&str>)> = requests
@@ -298,7 +418,7 @@ impl Backend for OrtBackend {
                     .collect();
                 progress.set_total(inputs.len() as u64, "examples");
                 let logits =
-                    model.classify(&inputs, batch_size, &mut |n| progress.advance(n as u64))?;
+                    model.classify(&inputs, batching, &mut |n| progress.advance(n as u64))?;
                 Ok(logits
                     .into_iter()
                     .map(|logits| Response::Logits { logits })
@@ -314,7 +434,7 @@ impl Backend for OrtBackend {
                     .collect();
                 progress.set_total(texts.len() as u64, "texts");
                 let embeddings =
-                    model.embed(&texts, batch_size, &mut |n| progress.advance(n as u64))?;
+                    model.embed(&texts, batching, &mut |n| progress.advance(n as u64))?;
                 Ok(embeddings
                     .into_iter()
                     .map(|embedding| Response::Embedding { embedding })
@@ -356,7 +476,7 @@ impl Backend for OrtBackend {
                 let scores = lm.score(
                     &windows,
                     batch_size,
-                    batch_tokens.max(context),
+                    causal_tokens.max(context),
                     &mut |batch| progress.advance(batch.len() as u64),
                 )?;
                 scores
@@ -400,6 +520,7 @@ impl Backend for OrtBackend {
                     &GenerateOptions {
                         max_new_tokens: o.max_new_tokens,
                         batch_size,
+                        batch_tokens: self.options.batch_tokens,
                         use_cache: o.use_cache,
                         beams: o.beams,
                         length_penalty: o.length_penalty,
@@ -497,13 +618,14 @@ impl OrtBackend {
         }
         let total: usize = windows.iter().map(|w| w.targets().len()).sum();
         progress.set_total(total as u64, "tokens");
+        let causal_tokens = self.causal_batch_tokens();
         let Loaded::Causal { lm, .. } = &mut self.model else {
             unreachable!("matched above")
         };
         let scores = lm.score(
             &windows,
             self.options.batch_size,
-            self.options.batch_tokens.max(context),
+            causal_tokens.max(context),
             &mut |batch| {
                 let tokens: usize = batch.iter().map(|&w| windows[w].targets().len()).sum();
                 progress.advance(tokens as u64);

@@ -11,6 +11,7 @@ pub mod causal;
 pub mod encode;
 pub mod error;
 pub mod library;
+pub mod memory;
 pub mod model;
 pub mod scoring_graph;
 pub mod seq2seq;

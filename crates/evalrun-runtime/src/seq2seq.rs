@@ -20,6 +20,7 @@ use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 use serde::Deserialize;
 
+use crate::batch::plan_tokens;
 use crate::encode::TextEncoder;
 use crate::error::RuntimeError;
 use crate::session::{ort_error, Runtime};
@@ -108,6 +109,8 @@ pub struct GenerateOptions {
     pub max_new_tokens: usize,
     /// Inputs per batch (beams multiply the rows).
     pub batch_size: usize,
+    /// Padded input tokens per batch at most (`--batch-tokens`; default unbounded).
+    pub batch_tokens: Option<usize>,
     /// Use the key/value cache (the `-with-past` graphs).
     pub use_cache: bool,
     /// 1 = greedy.
@@ -121,6 +124,7 @@ impl Default for GenerateOptions {
         Self {
             max_new_tokens: 8,
             batch_size: 32,
+            batch_tokens: None,
             use_cache: true,
             beams: 1,
             length_penalty: 1.0,
@@ -336,10 +340,9 @@ impl Seq2SeqLm {
         options: &GenerateOptions,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<Vec<u32>>, RuntimeError> {
-        let mut order: Vec<usize> = (0..inputs.len()).collect();
-        order.sort_by(|&a, &b| inputs[b].len().cmp(&inputs[a].len()).then(a.cmp(&b)));
+        let lengths: Vec<usize> = inputs.iter().map(Vec::len).collect();
         let mut results = vec![Vec::new(); inputs.len()];
-        for chunk in order.chunks(options.batch_size.max(1)) {
+        for chunk in &plan_tokens(&lengths, options.batch_size, options.batch_tokens) {
             let rows: Vec<&[u32]> = chunk.iter().map(|&i| inputs[i].as_slice()).collect();
             let outputs = if options.beams > 1 {
                 self.beam_batch(&rows, options)?

@@ -11,7 +11,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{Tensor, TensorElementType, ValueType};
 
-use crate::batch::{pad, plan, PaddedBatch};
+use crate::batch::{pad, plan_tokens, Batching, PaddedBatch};
 use crate::encode::{Encoded, TextEncoder};
 use crate::error::RuntimeError;
 use crate::library::{find_library, version_from_file_name};
@@ -337,7 +337,7 @@ impl Model {
     pub fn classify(
         &mut self,
         inputs: &[(&str, Option<&str>)],
-        batch_size: usize,
+        batching: impl Into<Batching>,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<Vec<f32>>, RuntimeError> {
         let Head::Logits { num_labels } = self.head else {
@@ -348,7 +348,7 @@ impl Model {
             });
         };
         let encoded = self.encoder.encode(inputs)?;
-        self.run_batches(&encoded, batch_size, progress, |shape, data, _| {
+        self.run_batches(&encoded, batching.into(), progress, |shape, data, _| {
             if shape.len() != 2 || shape[1] as usize != num_labels {
                 return Err(RuntimeError::OutputShape {
                     name: "logits".into(),
@@ -364,14 +364,14 @@ impl Model {
     pub fn embed(
         &mut self,
         texts: &[&str],
-        batch_size: usize,
+        batching: impl Into<Batching>,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<Vec<f32>>, RuntimeError> {
         let inputs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (*t, None)).collect();
         let encoded = self.encoder.encode(&inputs)?;
         let head = self.head;
         let pooling = self.config.pooling.unwrap_or(Pooling::Mean);
-        self.run_batches(&encoded, batch_size, progress, |shape, data, batch| {
+        self.run_batches(&encoded, batching.into(), progress, |shape, data, batch| {
             let rows = batch.rows;
             let vectors: Vec<Vec<f64>> = match (head, shape) {
                 (Head::SentenceEmbedding, [r, h]) if *r as usize == rows => data
@@ -410,14 +410,14 @@ impl Model {
     fn run_batches<T: Clone + Default>(
         &mut self,
         encoded: &[Encoded],
-        batch_size: usize,
+        batching: Batching,
         progress: &mut dyn FnMut(usize),
         mut rows_of: impl FnMut(&[i64], &[f32], &PaddedBatch) -> Result<Vec<T>, RuntimeError>,
     ) -> Result<Vec<T>, RuntimeError> {
         let lengths: Vec<usize> = encoded.iter().map(Encoded::len).collect();
         let mut results = vec![T::default(); encoded.len()];
         let output = self.head.output();
-        for indices in plan(&lengths, batch_size) {
+        for indices in plan_tokens(&lengths, batching.rows, batching.tokens) {
             let rows: Vec<&Encoded> = indices.iter().map(|&i| &encoded[i]).collect();
             let batch = pad(&rows, self.encoder.pad_id());
             let shape = [batch.rows as i64, batch.cols as i64];
