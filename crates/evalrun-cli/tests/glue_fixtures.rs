@@ -192,26 +192,31 @@ fn token_ids_equal_the_python_tokenizer() {
 fn batch_size_auto_and_batch_tokens_score_like_fixed_batches() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data_dir();
-    let run = |name: &str, extra: &[&str]| {
-        let (record, predictions) = (
-            tmp.path().join(format!("{name}.json")),
-            tmp.path().join(format!("{name}.jsonl")),
-        );
-        let mut args = vec![
+    let sst2 = |limit: &'static str| {
+        vec![
             "glue",
             "--model",
             "tests/fixtures/models/glue-tiny/{task}",
             "--task",
             "sst2",
             "--limit",
-            "120",
+            limit,
             "--data-dir",
             path_str(&data),
+        ]
+    };
+    let run = |name: &str, extra: &[&str]| {
+        let (record, predictions) = (
+            tmp.path().join(format!("{name}.json")),
+            tmp.path().join(format!("{name}.jsonl")),
+        );
+        let mut args = sst2("120");
+        args.extend_from_slice(&[
             "--output",
             path_str(&record),
             "--predictions",
             path_str(&predictions),
-        ];
+        ]);
         args.extend_from_slice(extra);
         let output = evalrun(&args);
         assert!(output.status.success(), "{name}: {}", stderr(&output));
@@ -257,17 +262,7 @@ fn batch_size_auto_and_batch_tokens_score_like_fixed_batches() {
             "invalid `--max-memory`",
         ),
     ] {
-        let mut all = vec![
-            "glue",
-            "--model",
-            "tests/fixtures/models/glue-tiny/{task}",
-            "--task",
-            "sst2",
-            "--limit",
-            "5",
-            "--data-dir",
-            path_str(&data),
-        ];
+        let mut all = sst2("5");
         all.extend_from_slice(args);
         let output = evalrun(&all);
         assert_eq!(
