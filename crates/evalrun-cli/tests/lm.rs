@@ -504,3 +504,55 @@ fn shared_prefix_scoring_equals_scoring_each_pair_alone() {
         }
     }
 }
+
+/// Weights referenced where they lie ([`evalrun_runtime::weights`]): a model whose weights live
+/// in an external data file (the layout Optimum writes above 2 GB) loads with the in-graph
+/// head, and every score equals the fixture's own, bit for bit. The layout is made from the
+/// fixture: its `model.onnx`, renamed `model.onnx_data`, holds the bytes that the rewritten
+/// `model.onnx` references.
+#[test]
+fn external_data_models_load_in_place_with_identical_scores() {
+    use evalrun_core::lm::rolling_windows;
+    use evalrun_runtime::{weights, CausalLm, Scoring};
+    let runtime = runtime();
+    let fixture = fixtures().join("models/gpt2-tiny");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let to = if name == "model.onnx" {
+            "model.onnx_data"
+        } else {
+            name
+        };
+        std::fs::copy(&path, dir.path().join(to)).unwrap();
+    }
+    let rewritten = weights::in_place(&dir.path().join("model.onnx_data")).unwrap();
+    assert!(rewritten.referenced >= 5, "{}", rewritten.referenced);
+    let size = std::fs::metadata(fixture.join("model.onnx")).unwrap().len() as usize;
+    assert!(
+        rewritten.bytes.len() * 4 < size,
+        "{} of {size} bytes",
+        rewritten.bytes.len()
+    );
+    std::fs::write(dir.path().join("model.onnx"), &rewritten.bytes).unwrap();
+
+    let mut external = CausalLm::load_with(runtime, dir.path(), Scoring::InGraph).unwrap();
+    assert_eq!(external.scoring(), Scoring::InGraph);
+    let mut original = CausalLm::load_with(runtime, &fixture, Scoring::InGraph).unwrap();
+    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
+    let text: String = text.chars().take(3000).collect();
+    let tokens = original.encoder().encode_pair(&text, "").unwrap().0;
+    let windows = rolling_windows(&tokens, original.eot(), 256);
+    let a = external.score(&windows, 4, 600, &mut |_| {}).unwrap();
+    let b = original.score(&windows, 4, 600, &mut |_| {}).unwrap();
+    assert!(!a.is_empty());
+    for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(
+            a.loglikelihood.to_bits(),
+            b.loglikelihood.to_bits(),
+            "window {i}"
+        );
+        assert_eq!(a.greedy_tokens, b.greedy_tokens, "window {i}");
+    }
+}

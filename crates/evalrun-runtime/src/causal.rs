@@ -103,8 +103,12 @@ impl CausalLm {
         let (session, scoring) = match scoring {
             Scoring::HostLogits => (runtime.session(&files.onnx)?, Scoring::HostLogits),
             Scoring::InGraph => match scoring_graph::extend_file(&files.onnx) {
-                Ok(bytes) => (
-                    runtime.session_from_memory(&files.onnx, &bytes)?,
+                Ok(model) => (
+                    runtime.session_in_place(
+                        &files.onnx,
+                        &model,
+                        " (with evalrun's scoring nodes)",
+                    )?,
                     Scoring::InGraph,
                 ),
                 Err(why) => {

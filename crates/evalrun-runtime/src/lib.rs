@@ -13,9 +13,11 @@ pub mod error;
 pub mod library;
 pub mod memory;
 pub mod model;
+mod proto;
 pub mod scoring_graph;
 pub mod seq2seq;
 pub mod session;
+pub mod weights;
 
 pub use backend::{BackendOptions, Family, OrtBackend};
 pub use causal::{CausalLm, Scoring, WindowScore};

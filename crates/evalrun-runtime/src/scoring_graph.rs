@@ -15,15 +15,17 @@
 //! caller sums the per-token values in f64. `ArgMax` keeps the first index on ties, as torch's
 //! argmax does.
 //!
-//! The edit is an append: a serialized protobuf message that repeats an embedded-message field
-//! is parsed as the merge of both copies, and merging concatenates repeated fields. So the
-//! model bytes are read once, one short `ModelProto { graph: GraphProto { node, input, output,
-//! initializer } }` is appended, and the weights are never copied or rewritten. Only the
-//! top-level fields and the graph's inputs, outputs and initializers' headers are parsed — to
-//! find the opset, check `logits` is an output and no name is taken, and refuse models whose
-//! weights live in external data files (they are loaded as they are, with the reason logged).
+//! The edit is an append to the model as [`crate::weights`] prepares it (its weights referenced
+//! where they lie in the file): a serialized protobuf message that repeats an embedded-message
+//! field is parsed as the merge of both copies, and merging concatenates repeated fields. So one
+//! short `ModelProto { graph: GraphProto { node, input, output } }` is appended and nothing else
+//! is rewritten. Only the top-level fields and the graph's inputs and outputs are parsed — to
+//! find the opset, check `logits` is an output and no name is taken.
 
 use std::path::Path;
+
+use crate::proto::{int_field, message, string, Fields, Value};
+use crate::weights::{self, InPlace};
 
 /// Names this module adds to a graph.
 pub const TARGET_IDS: &str = "evalrun_target_ids";
@@ -41,18 +43,16 @@ impl std::fmt::Display for NotExtended {
     }
 }
 
-/// The model at `path` with the scoring nodes appended, or why not.
-pub fn extend_file(path: &Path) -> Result<Vec<u8>, NotExtended> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| NotExtended(format!("cannot read `{}`: {e}", path.display())))?
-        .len() as usize;
-    let mut bytes = Vec::with_capacity(len + 1024);
-    use std::io::Read;
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| NotExtended(format!("cannot read `{}`: {e}", path.display())))?;
-    extend(&mut bytes)?;
-    Ok(bytes)
+/// The model at `path`, its weights referenced in place ([`crate::weights`]), with the
+/// scoring nodes appended; or why not.
+pub fn extend_file(path: &Path) -> Result<InPlace, NotExtended> {
+    let mut model = if weights::enabled() {
+        weights::in_place(path).map_err(NotExtended)?
+    } else {
+        InPlace::whole(path).map_err(NotExtended)?
+    };
+    extend(&mut model.bytes)?;
+    Ok(model)
 }
 
 /// Appends the scoring nodes to a serialized `ModelProto`.
@@ -74,12 +74,6 @@ pub fn extend(model: &mut Vec<u8>) -> Result<(), NotExtended> {
         .find(|n| info.inputs.iter().chain(&info.outputs).any(|o| o == *n))
     {
         return Err(NotExtended(format!("the graph already names `{taken}`")));
-    }
-    if info.external_data {
-        return Err(NotExtended(
-            "its weights live in external data files, which a model loaded from memory cannot find"
-                .into(),
-        ));
     }
     let mut graph = Vec::new();
     // LogSoftmax is one vectorised, multi-threaded MLAS kernel in ONNX Runtime's CPU provider;
@@ -138,7 +132,6 @@ struct Info {
     opset: Option<i64>,
     inputs: Vec<String>,
     outputs: Vec<String>,
-    external_data: bool,
 }
 
 fn inspect(model: &[u8]) -> Result<Info, NotExtended> {
@@ -167,14 +160,6 @@ fn inspect(model: &[u8]) -> Result<Info, NotExtended> {
                     match f.map_err(bad)? {
                         (11, Value::Bytes(v)) => info.inputs.push(value_info_name(v)?),
                         (12, Value::Bytes(v)) => info.outputs.push(value_info_name(v)?),
-                        (5, Value::Bytes(t)) => {
-                            for f in Fields::new(t) {
-                                // TensorProto.data_location = EXTERNAL (1)
-                                if let (14, Value::Varint(1)) = f.map_err(bad)? {
-                                    info.external_data = true;
-                                }
-                            }
-                        }
                         _ => {}
                     }
                 }
@@ -195,99 +180,6 @@ fn value_info_name(bytes: &[u8]) -> Result<String, NotExtended> {
         }
     }
     Err(NotExtended("a graph input or output has no name".into()))
-}
-
-// --- protobuf wire format: just enough to walk fields and write a few messages -------------
-
-enum Value<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-    Fixed,
-}
-
-struct Fields<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Fields<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Self { rest: bytes }
-    }
-}
-
-fn read_varint(bytes: &mut &[u8]) -> Result<u64, &'static str> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = bytes.split_first().ok_or("truncated varint")?;
-        *bytes = rest;
-        value |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err("varint too long")
-}
-
-impl<'a> Iterator for Fields<'a> {
-    type Item = Result<(u64, Value<'a>), &'static str>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let item = (|| {
-            let key = read_varint(&mut self.rest)?;
-            let value = match key & 7 {
-                0 => Value::Varint(read_varint(&mut self.rest)?),
-                1 | 5 => {
-                    let n = if key & 7 == 1 { 8 } else { 4 };
-                    if self.rest.len() < n {
-                        return Err("truncated fixed field");
-                    }
-                    self.rest = &self.rest[n..];
-                    Value::Fixed
-                }
-                2 => {
-                    let n = read_varint(&mut self.rest)? as usize;
-                    if self.rest.len() < n {
-                        return Err("truncated length-delimited field");
-                    }
-                    let (v, rest) = self.rest.split_at(n);
-                    self.rest = rest;
-                    Value::Bytes(v)
-                }
-                _ => return Err("unknown wire type"),
-            };
-            Ok((key >> 3, value))
-        })();
-        if item.is_err() {
-            self.rest = &[];
-        }
-        Some(item)
-    }
-}
-
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn int_field(out: &mut Vec<u8>, number: u64, v: i64) {
-    varint(out, number << 3);
-    varint(out, v as u64);
-}
-
-fn message(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
-    varint(out, (number << 3) | 2);
-    varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-fn string(out: &mut Vec<u8>, number: u64, s: &str) {
-    message(out, number, s.as_bytes());
 }
 
 /// NodeProto { input = 1, output = 2, name = 3, op_type = 4, attribute = 5 }
@@ -386,14 +278,5 @@ mod tests {
         assert!(again.0.contains("already names"), "{again}");
         let garbage = extend(&mut vec![0x0a, 0xff]).unwrap_err();
         assert!(garbage.0.contains("not a readable ONNX"), "{garbage}");
-    }
-
-    #[test]
-    fn varints_round_trip() {
-        for v in [0u64, 1, 127, 128, 300, u64::MAX] {
-            let mut out = Vec::new();
-            varint(&mut out, v);
-            assert_eq!(read_varint(&mut out.as_slice()).unwrap(), v);
-        }
     }
 }

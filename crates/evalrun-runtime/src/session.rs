@@ -16,6 +16,7 @@ use crate::encode::{Encoded, TextEncoder};
 use crate::error::RuntimeError;
 use crate::library::{find_library, version_from_file_name};
 use crate::model::{ModelConfig, ModelFiles, Pooling};
+use crate::weights::{self, InPlace};
 
 pub(crate) fn ort_error<E: fmt::Display>(context: &str) -> impl FnOnce(E) -> RuntimeError + '_ {
     move |e| RuntimeError::Ort {
@@ -147,8 +148,18 @@ impl Runtime {
     }
 
     /// A session on `path` with graph optimisation level all, the intra-op threads and the
-    /// execution provider chosen. CUDA never falls back to the CPU silently.
+    /// execution provider chosen. CUDA never falls back to the CPU silently. The weights are
+    /// referenced where they lie in the file ([`crate::weights`]) unless the file cannot be
+    /// read that way or `EVALRUN_MAP_WEIGHTS=0`; then ONNX Runtime loads the file itself.
     pub fn session(&self, path: &Path) -> Result<Session, RuntimeError> {
+        if weights::enabled() {
+            match weights::in_place(path) {
+                Ok(model) => return self.session_in_place(path, &model, ""),
+                Err(why) => {
+                    tracing::debug!(model = %path.display(), reason = %why, "ONNX Runtime reads the weights itself")
+                }
+            }
+        }
         self.builder()?
             .commit_from_file(path)
             .map_err(|e| RuntimeError::Ort {
@@ -157,15 +168,24 @@ impl Runtime {
             })
     }
 
-    /// Like [`Runtime::session`], on model bytes (an edited copy of `path`).
-    pub fn session_from_memory(&self, path: &Path, bytes: &[u8]) -> Result<Session, RuntimeError> {
+    /// A session on a model prepared by [`weights::in_place`] (and perhaps edited since; `what`
+    /// says how, for the error message).
+    pub fn session_in_place(
+        &self,
+        path: &Path,
+        model: &InPlace,
+        what: &str,
+    ) -> Result<Session, RuntimeError> {
+        let folder = std::fs::canonicalize(&model.folder).unwrap_or_else(|_| model.folder.clone());
         self.builder()?
-            .commit_from_memory(bytes)
+            .with_config_entry(
+                "session.model_external_initializers_file_folder_path",
+                folder.to_string_lossy(),
+            )
+            .map_err(ort_error("setting the external-data folder"))?
+            .commit_from_memory(&model.bytes)
             .map_err(|e| RuntimeError::Ort {
-                context: format!(
-                    "loading `{}` (with evalrun's scoring nodes)",
-                    path.display()
-                ),
+                context: format!("loading `{}`{what}", path.display()),
                 message: e.to_string(),
             })
     }

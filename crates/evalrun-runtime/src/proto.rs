@@ -1,0 +1,107 @@
+//! The protobuf wire format, just enough to walk an ONNX `ModelProto`'s fields without decoding
+//! it (the weights are never touched) and to write a few short messages.
+
+pub(crate) enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+pub(crate) struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self { rest: bytes }
+    }
+}
+
+pub(crate) fn read_varint(bytes: &mut &[u8]) -> Result<u64, &'static str> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes.split_first().ok_or("truncated varint")?;
+        *bytes = rest;
+        value |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err("varint too long")
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<(u64, Value<'a>), &'static str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let item = (|| {
+            let key = read_varint(&mut self.rest)?;
+            let value = match key & 7 {
+                0 => Value::Varint(read_varint(&mut self.rest)?),
+                1 | 5 => {
+                    let n = if key & 7 == 1 { 8 } else { 4 };
+                    if self.rest.len() < n {
+                        return Err("truncated fixed field");
+                    }
+                    self.rest = &self.rest[n..];
+                    Value::Fixed
+                }
+                2 => {
+                    let n = read_varint(&mut self.rest)? as usize;
+                    if self.rest.len() < n {
+                        return Err("truncated length-delimited field");
+                    }
+                    let (v, rest) = self.rest.split_at(n);
+                    self.rest = rest;
+                    Value::Bytes(v)
+                }
+                _ => return Err("unknown wire type"),
+            };
+            Ok((key >> 3, value))
+        })();
+        if item.is_err() {
+            self.rest = &[];
+        }
+        Some(item)
+    }
+}
+
+pub(crate) fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+pub(crate) fn int_field(out: &mut Vec<u8>, number: u64, v: i64) {
+    varint(out, number << 3);
+    varint(out, v as u64);
+}
+
+pub(crate) fn message(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
+    varint(out, (number << 3) | 2);
+    varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+pub(crate) fn string(out: &mut Vec<u8>, number: u64, s: &str) {
+    message(out, number, s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip() {
+        for v in [0u64, 1, 127, 128, 300, u64::MAX] {
+            let mut out = Vec::new();
+            varint(&mut out, v);
+            assert_eq!(read_varint(&mut out.as_slice()).unwrap(), v);
+        }
+    }
+}

