@@ -177,6 +177,12 @@ impl Runtime {
         what: &str,
     ) -> Result<Session, RuntimeError> {
         let folder = std::fs::canonicalize(&model.folder).unwrap_or_else(|_| model.folder.clone());
+        tracing::debug!(
+            model = %path.display(),
+            weights_in_place = model.referenced,
+            nan_guards_removed = model.nan_guards,
+            "loading from memory"
+        );
         self.builder()?
             .with_config_entry(
                 "session.model_external_initializers_file_folder_path",

@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::proto::{int_field, message, string, varint};
+use crate::proto::{int_field, message, string, varint, Fields, Value};
 
 /// Initializers smaller than this stay inside the rewritten `ModelProto` (the threshold of
 /// `onnx.save_model(..., save_as_external_data=True)`): shapes and scalars that graph
@@ -41,6 +41,8 @@ pub struct InPlace {
     pub folder: PathBuf,
     /// Initializers turned into references to the model file itself.
     pub referenced: usize,
+    /// Attention NaN guards taken out ([`strip_nan_guards`]).
+    pub nan_guards: usize,
 }
 
 impl InPlace {
@@ -52,6 +54,7 @@ impl InPlace {
             bytes,
             folder: folder(path),
             referenced: 0,
+            nan_guards: 0,
         })
     }
 }
@@ -63,9 +66,16 @@ fn folder(path: &Path) -> PathBuf {
     }
 }
 
-/// Reads `path`'s headers and returns the model with its weights referenced in place, or why
-/// it cannot (the caller then loads the file as it is).
+/// Reads `path`'s headers and returns the model with its weights referenced in place and its
+/// attention NaN guards taken out (unless `EVALRUN_NAN_GUARDS=keep`), or why it cannot (the
+/// caller then loads the file as it is).
 pub fn in_place(path: &Path) -> Result<InPlace, String> {
+    let strip = std::env::var("EVALRUN_NAN_GUARDS").map_or(true, |v| v != "keep");
+    in_place_with(path, strip)
+}
+
+/// [`in_place`], saying whether to take the NaN guards out.
+pub fn in_place_with(path: &Path, strip_nan_guards: bool) -> Result<InPlace, String> {
     let why = |e: io::Error| format!("cannot read `{}`: {e}", path.display());
     let location = path
         .file_name()
@@ -82,6 +92,8 @@ pub fn in_place(path: &Path) -> Result<InPlace, String> {
     let mut rewrite = Rewrite {
         location,
         referenced: 0,
+        strip_nan_guards,
+        nan_guards: 0,
     };
     let bytes = rewrite.model(&mut stream).map_err(|e| match e.kind() {
         io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
@@ -96,12 +108,15 @@ pub fn in_place(path: &Path) -> Result<InPlace, String> {
         bytes,
         folder: folder(path),
         referenced: rewrite.referenced,
+        nan_guards: rewrite.nan_guards,
     })
 }
 
 /// The ONNX field numbers walked here.
 const MODEL_GRAPH: u64 = 7;
+const GRAPH_NODE: u64 = 1;
 const GRAPH_INITIALIZER: u64 = 5;
+const GRAPH_OUTPUT: u64 = 12;
 const TENSOR_RAW_DATA: u64 = 9;
 const TENSOR_EXTERNAL_DATA: u64 = 13;
 const TENSOR_DATA_LOCATION: u64 = 14;
@@ -111,6 +126,8 @@ const LENGTH_DELIMITED: u64 = 2;
 struct Rewrite {
     location: String,
     referenced: usize,
+    strip_nan_guards: bool,
+    nan_guards: usize,
 }
 
 impl Rewrite {
@@ -132,17 +149,32 @@ impl Rewrite {
 
     fn graph(&mut self, s: &mut Stream, end: u64) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
+        let (mut nodes, mut outputs) = (Vec::new(), Vec::new());
         while s.pos < end {
             let key = s.varint()?;
             if key == (GRAPH_INITIALIZER << 3 | LENGTH_DELIMITED) {
                 let end = s.end_of_message()?;
                 let tensor = self.tensor(s, end)?;
                 message(&mut out, GRAPH_INITIALIZER, &tensor);
+            } else if key == (GRAPH_NODE << 3 | LENGTH_DELIMITED) {
+                let n = s.varint()?;
+                nodes.push(s.bytes(n)?);
             } else {
+                let start = out.len();
                 s.copy_field(key, &mut out)?;
+                if key == (GRAPH_OUTPUT << 3 | LENGTH_DELIMITED) {
+                    outputs.push(field_name(&out[start..]).map_err(invalid)?);
+                }
             }
         }
         s.at(end)?;
+        if self.strip_nan_guards {
+            self.nan_guards += strip_nan_guards(&mut nodes, &outputs).map_err(invalid)?;
+        }
+        // Nodes keep their order; the graph's other fields come first (field order is free).
+        for node in &nodes {
+            message(&mut out, GRAPH_NODE, node);
+        }
         Ok(out)
     }
 
@@ -184,6 +216,129 @@ impl Rewrite {
     }
 }
 
+/// The name of a graph output: the `name` of the `ValueInfoProto` in one encoded field.
+fn field_name(field: &[u8]) -> Result<String, &'static str> {
+    let value = match Fields::new(field).next() {
+        Some(Ok((_, Value::Bytes(v)))) => v,
+        _ => return Err("a graph output is not a message"),
+    };
+    for f in Fields::new(value) {
+        if let (1, Value::Bytes(name)) = f? {
+            return Ok(String::from_utf8_lossy(name).into_owned());
+        }
+    }
+    Err("a graph output has no name")
+}
+
+/// A node's op type, inputs and outputs.
+struct NodeView {
+    op: String,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    name: String,
+}
+
+fn view(node: &[u8]) -> Result<NodeView, &'static str> {
+    let mut v = NodeView {
+        op: String::new(),
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        name: String::new(),
+    };
+    for f in Fields::new(node) {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match f? {
+            (1, Value::Bytes(b)) => v.inputs.push(text(b)),
+            (2, Value::Bytes(b)) => v.outputs.push(text(b)),
+            (3, Value::Bytes(b)) => v.name = text(b),
+            (4, Value::Bytes(b)) => v.op = text(b),
+            // A non-default domain (field 7): not an ONNX operator, leave the graph alone.
+            (7, Value::Bytes(b)) if !b.is_empty() && b != b"ai.onnx" => v.op.clear(),
+            _ => {}
+        }
+    }
+    Ok(v)
+}
+
+/// Takes out the NaN guard that PyTorch's ONNX export of `scaled_dot_product_attention` puts
+/// after every attention softmax, `Where(IsNaN(p), 0, p)` with `p = Softmax(scores)`: each is
+/// two full passes over a `[batch, heads, tokens, tokens]` tensor (a quarter of GPT-2's
+/// forward time at 1024 tokens on this CPU). The `Where` becomes `Identity(p)` under its own
+/// name, which ONNX Runtime's optimiser removes; the `IsNaN` and the zero `Constant` go when
+/// nothing else reads them. A softmax gives NaN only for a row whose every key is masked, and
+/// evalrun never builds one: batches are padded on the right and every row starts with a real
+/// token, so each query sees at least that key. Graphs with subgraphs (`If`, `Loop`, `Scan`)
+/// are left as they are. Returns how many guards were taken out.
+pub fn strip_nan_guards(
+    nodes: &mut Vec<Vec<u8>>,
+    graph_outputs: &[String],
+) -> Result<usize, &'static str> {
+    let views = nodes
+        .iter()
+        .map(|n| view(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    if views
+        .iter()
+        .any(|v| matches!(v.op.as_str(), "If" | "Loop" | "Scan"))
+    {
+        return Ok(0);
+    }
+    let mut producer = std::collections::HashMap::new();
+    let mut readers: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, v) in views.iter().enumerate() {
+        for o in &v.outputs {
+            producer.insert(o.as_str(), i);
+        }
+        for input in &v.inputs {
+            *readers.entry(input.as_str()).or_default() += 1;
+        }
+    }
+    for o in graph_outputs {
+        *readers.entry(o.as_str()).or_default() += 1;
+    }
+    let made_by = |name: &str, op: &str| producer.get(name).copied().filter(|&i| views[i].op == op);
+    let (mut drop, mut identity) = (vec![false; nodes.len()], Vec::new());
+    for (w, v) in views.iter().enumerate() {
+        let [cond, zero, p] = v.inputs.as_slice() else {
+            continue;
+        };
+        if v.op != "Where" || v.outputs.len() != 1 {
+            continue;
+        }
+        let Some(isnan) = made_by(cond, "IsNaN") else {
+            continue;
+        };
+        if views[isnan].inputs.first() != Some(p)
+            || made_by(p, "Softmax").is_none()
+            || readers.get(cond.as_str()) != Some(&1)
+        {
+            continue;
+        }
+        drop[isnan] = true;
+        if let Some(c) = made_by(zero, "Constant") {
+            if readers.get(zero.as_str()) == Some(&1) {
+                drop[c] = true;
+            }
+        }
+        identity.push((w, p.clone()));
+    }
+    for (w, p) in &identity {
+        let v = &views[*w];
+        let mut n = Vec::new();
+        string(&mut n, 1, p);
+        string(&mut n, 2, &v.outputs[0]);
+        string(&mut n, 3, &v.name);
+        string(&mut n, 4, "Identity");
+        nodes[*w] = n;
+    }
+    let mut i = 0;
+    nodes.retain(|_| {
+        i += 1;
+        !drop[i - 1]
+    });
+    Ok(identity.len())
+}
+
 /// A forward reader over the model file that knows its position.
 struct Stream {
     reader: BufReader<File>,
@@ -191,7 +346,7 @@ struct Stream {
     len: u64,
 }
 
-fn invalid(what: &str) -> io::Error {
+fn invalid(what: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
@@ -276,7 +431,6 @@ impl Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{Fields, Value};
 
     /// ModelProto { ir_version, graph { name, initializer: [big, small] }, opset }.
     fn model(big: &[u8]) -> Vec<u8> {
@@ -374,5 +528,73 @@ mod tests {
         assert!(err.contains("not a readable ONNX ModelProto"), "{err}");
         let missing = in_place(&dir.path().join("none.onnx")).unwrap_err();
         assert!(missing.contains("cannot read"), "{missing}");
+    }
+
+    fn node(op: &str, inputs: &[&str], output: &str) -> Vec<u8> {
+        let mut n = Vec::new();
+        for i in inputs {
+            string(&mut n, 1, i);
+        }
+        string(&mut n, 2, output);
+        string(&mut n, 3, &format!("{op}_{output}"));
+        string(&mut n, 4, op);
+        n
+    }
+
+    fn ops(nodes: &[Vec<u8>]) -> Vec<String> {
+        nodes
+            .iter()
+            .map(|n| {
+                let v = view(n).unwrap();
+                format!("{}({})->{}", v.op, v.inputs.join(","), v.outputs.join(","))
+            })
+            .collect()
+    }
+
+    /// The pattern of PyTorch's `scaled_dot_product_attention` export, and near misses.
+    #[test]
+    fn nan_guards_after_softmax_become_identities() {
+        let attention = |extra: Vec<Vec<u8>>| {
+            let mut nodes = vec![
+                node("Softmax", &["s"], "p"),
+                node("IsNaN", &["p"], "nan"),
+                node("Constant", &[], "zero"),
+                node("Where", &["nan", "zero", "p"], "w"),
+                node("MatMul", &["w", "v"], "o"),
+            ];
+            nodes.extend(extra);
+            nodes
+        };
+        let mut nodes = attention(vec![]);
+        assert_eq!(strip_nan_guards(&mut nodes, &["o".into()]), Ok(1));
+        assert_eq!(
+            ops(&nodes),
+            ["Softmax(s)->p", "Identity(p)->w", "MatMul(w,v)->o"]
+        );
+        // The NaN mask read elsewhere, or the zero: they stay (the guard still goes).
+        let mut nodes = attention(vec![node("Cast", &["zero"], "z2")]);
+        assert_eq!(strip_nan_guards(&mut nodes, &[]), Ok(1));
+        assert!(ops(&nodes).contains(&"Constant()->zero".to_string()));
+        let mut nodes = attention(vec![]);
+        assert_eq!(strip_nan_guards(&mut nodes, &["nan".into()]), Ok(0));
+        assert_eq!(nodes.len(), 5);
+        // Not a softmax, the wrong branch, or a graph with subgraphs: untouched.
+        for mut nodes in [
+            {
+                let mut n = attention(vec![]);
+                n[0] = node("Relu", &["s"], "p");
+                n
+            },
+            {
+                let mut n = attention(vec![]);
+                n[3] = node("Where", &["nan", "p", "zero"], "w");
+                n
+            },
+            attention(vec![node("If", &["c"], "x")]),
+        ] {
+            let before = nodes.clone();
+            assert_eq!(strip_nan_guards(&mut nodes, &[]), Ok(0));
+            assert_eq!(nodes, before);
+        }
     }
 }
