@@ -92,6 +92,27 @@ pub(crate) fn string(out: &mut Vec<u8>, number: u64, s: &str) {
     message(out, number, s.as_bytes());
 }
 
+/// NodeProto { input = 1, output = 2, name = 3, op_type = 4, attribute = 5 }
+pub(crate) fn node(
+    op: &str,
+    inputs: &[&str],
+    output: &str,
+    name: &str,
+    attributes: &[Vec<u8>],
+) -> Vec<u8> {
+    let mut n = Vec::new();
+    for i in inputs {
+        string(&mut n, 1, i);
+    }
+    string(&mut n, 2, output);
+    string(&mut n, 3, name);
+    string(&mut n, 4, op);
+    for a in attributes {
+        message(&mut n, 5, a);
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

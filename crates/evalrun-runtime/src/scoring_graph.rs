@@ -24,7 +24,7 @@
 
 use std::path::Path;
 
-use crate::proto::{int_field, message, string, Fields, Value};
+use crate::proto::{int_field, message, node, string, Fields, Value};
 use crate::weights::{self, InPlace};
 
 /// Names this module adds to a graph.
@@ -83,18 +83,21 @@ pub fn extend(model: &mut Vec<u8>) -> Result<(), NotExtended> {
         "LogSoftmax",
         &["logits"],
         LOG_SOFTMAX,
+        &format!("{LOG_SOFTMAX}_node"),
         &[attr_int("axis", -1)],
     );
     let gather = node(
         "GatherElements",
         &[LOG_SOFTMAX, TARGET_IDS],
         TARGET_LOGPROB,
+        &format!("{TARGET_LOGPROB}_node"),
         &[attr_int("axis", -1)],
     );
     let argmax = node(
         "ArgMax",
         &["logits"],
         ARGMAX,
+        &format!("{ARGMAX}_node"),
         &[attr_int("axis", -1), attr_int("keepdims", 0)],
     );
     for n in [log_softmax, gather, argmax] {
@@ -180,21 +183,6 @@ fn value_info_name(bytes: &[u8]) -> Result<String, NotExtended> {
         }
     }
     Err(NotExtended("a graph input or output has no name".into()))
-}
-
-/// NodeProto { input = 1, output = 2, name = 3, op_type = 4, attribute = 5 }
-fn node(op: &str, inputs: &[&str], output: &str, attributes: &[Vec<u8>]) -> Vec<u8> {
-    let mut n = Vec::new();
-    for i in inputs {
-        string(&mut n, 1, i);
-    }
-    string(&mut n, 2, output);
-    string(&mut n, 3, &format!("{output}_node"));
-    string(&mut n, 4, op);
-    for a in attributes {
-        message(&mut n, 5, a);
-    }
-    n
 }
 
 /// AttributeProto { name = 1, i = 3, type = 20 (INT = 2) }

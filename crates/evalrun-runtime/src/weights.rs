@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::proto::{int_field, message, string, varint, Fields, Value};
+use crate::proto::{int_field, message, node, string, varint, Fields, Value};
 
 /// Initializers smaller than this stay inside the rewritten `ModelProto` (the threshold of
 /// `onnx.save_model(..., save_as_external_data=True)`): shapes and scalars that graph
@@ -324,12 +324,7 @@ pub fn strip_nan_guards(
     }
     for (w, p) in &identity {
         let v = &views[*w];
-        let mut n = Vec::new();
-        string(&mut n, 1, p);
-        string(&mut n, 2, &v.outputs[0]);
-        string(&mut n, 3, &v.name);
-        string(&mut n, 4, "Identity");
-        nodes[*w] = n;
+        nodes[*w] = node("Identity", &[p], &v.outputs[0], &v.name, &[]);
     }
     let mut i = 0;
     nodes.retain(|_| {
@@ -531,14 +526,7 @@ mod tests {
     }
 
     fn node(op: &str, inputs: &[&str], output: &str) -> Vec<u8> {
-        let mut n = Vec::new();
-        for i in inputs {
-            string(&mut n, 1, i);
-        }
-        string(&mut n, 2, output);
-        string(&mut n, 3, &format!("{op}_{output}"));
-        string(&mut n, 4, op);
-        n
+        crate::proto::node(op, inputs, output, &format!("{op}_{output}"), &[])
     }
 
     fn ops(nodes: &[Vec<u8>]) -> Vec<String> {
