@@ -8,7 +8,9 @@ vocabulary) with seeded random weights — the cost is the real one. Built here 
 
 Workloads and contenders:
   wikitext   WikiText-2 test, first --articles articles, lm-eval `wikitext` (rolling, disjoint 1024 windows):
-             evalrun | lm-eval HFLM `loglikelihood_rolling` | a transformers loop over the same windows
+             evalrun | evalrun with the attention NaN guards kept (EVALRUN_NAN_GUARDS=keep) | evalrun handing
+             ONNX Runtime the whole file (EVALRUN_MAP_WEIGHTS=0, which keeps the guards too) | lm-eval HFLM `loglikelihood_rolling` |
+             a transformers loop over the same windows
   lambada    LAMBADA (OpenAI), first --lambada examples, `lambada_openai`:
              evalrun | lm-eval HFLM `loglikelihood` | a transformers loop (one forward per example)
   cbt        CBT-format multiple choice built from WikiText-2 text (20 context sentences, a 21st with one word
@@ -178,6 +180,9 @@ def main():
     workloads = {
         "wikitext": ("wikitext2", {
             "evalrun": lambda: run_evalrun(onnx, data, "wikitext2", a),
+            "evalrun, NaN guards kept": lambda: run_evalrun(onnx, data, "wikitext2", a, {"EVALRUN_NAN_GUARDS": "keep"}),
+            "evalrun, whole file to ONNX Runtime (guards kept too)": lambda: run_evalrun(
+                onnx, data, "wikitext2", a, {"EVALRUN_MAP_WEIGHTS": "0"}),
             f"lm-eval HFLM (batch {a.batch_size})": lambda: timed(lambda: hflm.loglikelihood_rolling(
                 [Instance("loglikelihood_rolling", {}, (t,), i) for i, t in enumerate(targets)], disable_tqdm=True)),
             "transformers loop": lambda: timed(wiki_loop),
