@@ -77,12 +77,16 @@ pub fn in_place(path: &Path) -> Result<InPlace, String> {
 /// [`in_place`], saying whether to take the NaN guards out.
 pub fn in_place_with(path: &Path, strip_nan_guards: bool) -> Result<InPlace, String> {
     let why = |e: io::Error| format!("cannot read `{}`: {e}", path.display());
-    let location = path
+    // The reference names the file itself, so it must name the real file: in a Hugging Face
+    // cache `snapshots/<rev>/model.onnx` is a link into `blobs/`, and ONNX Runtime refuses a
+    // reference that resolves outside the folder it is given.
+    let real = std::fs::canonicalize(path).map_err(why)?;
+    let location = real
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| format!("`{}` has no UTF-8 file name", path.display()))?
+        .ok_or_else(|| format!("`{}` has no UTF-8 file name", real.display()))?
         .to_string();
-    let file = File::open(path).map_err(why)?;
+    let file = File::open(&real).map_err(why)?;
     let len = file.metadata().map_err(why)?.len();
     let mut stream = Stream {
         reader: BufReader::with_capacity(1 << 16, file),
@@ -92,6 +96,7 @@ pub fn in_place_with(path: &Path, strip_nan_guards: bool) -> Result<InPlace, Str
     let mut rewrite = Rewrite {
         location,
         referenced: 0,
+        external_before: 0,
         strip_nan_guards,
         nan_guards: 0,
     };
@@ -104,9 +109,21 @@ pub fn in_place_with(path: &Path, strip_nan_guards: bool) -> Result<InPlace, Str
         }
         _ => why(e),
     })?;
+    // References the export already had are relative to the folder the model was found in;
+    // they and ours can share one folder only if the model file is not a link out of it.
+    let folder = folder(&real);
+    if rewrite.external_before > 0
+        && std::fs::canonicalize(self::folder(path)).ok().as_ref() != Some(&folder)
+    {
+        return Err(format!(
+            "`{}` links to `{}` and its weights are in external data files beside the link",
+            path.display(),
+            real.display()
+        ));
+    }
     Ok(InPlace {
         bytes,
-        folder: folder(path),
+        folder,
         referenced: rewrite.referenced,
         nan_guards: rewrite.nan_guards,
     })
@@ -126,6 +143,8 @@ const LENGTH_DELIMITED: u64 = 2;
 struct Rewrite {
     location: String,
     referenced: usize,
+    /// Initializers that were external-data references already.
+    external_before: usize,
     strip_nan_guards: bool,
     nan_guards: usize,
 }
@@ -192,6 +211,13 @@ impl Rewrite {
                     varint(&mut out, key);
                     varint(&mut out, length);
                     out.extend_from_slice(&s.bytes(length)?);
+                }
+            } else if key == TENSOR_DATA_LOCATION << 3 {
+                let location = s.varint()?;
+                varint(&mut out, key);
+                varint(&mut out, location);
+                if location == EXTERNAL as u64 {
+                    self.external_before += 1;
                 }
             } else {
                 s.copy_field(key, &mut out)?;
@@ -512,6 +538,26 @@ mod tests {
             _ => None,
         });
         assert_eq!(small_data.unwrap(), [7u8; 8]);
+    }
+
+    /// A Hugging Face cache: `snapshots/<rev>/model.onnx` links to `blobs/<hash>`, and the
+    /// reference must name the blob in its own folder.
+    #[cfg(unix)]
+    #[test]
+    fn linked_models_reference_the_real_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
+        std::fs::create_dir_all(dir.path().join("snapshots/rev")).unwrap();
+        std::fs::write(dir.path().join("blobs/f093a5"), model(&[3u8; 2048])).unwrap();
+        let link = dir.path().join("snapshots/rev/model.onnx");
+        std::os::unix::fs::symlink("../../blobs/f093a5", &link).unwrap();
+        let m = in_place(&link).unwrap();
+        assert_eq!(m.referenced, 1);
+        assert_eq!(
+            m.folder,
+            std::fs::canonicalize(dir.path().join("blobs")).unwrap()
+        );
+        assert!(m.bytes.windows(6).any(|w| w == b"f093a5"));
     }
 
     #[test]
