@@ -113,6 +113,14 @@ pub(crate) fn node(
     n
 }
 
+/// The `name` (field 1) of a `ValueInfoProto`, given its bytes.
+pub(crate) fn value_info_name(bytes: &[u8]) -> Option<String> {
+    Fields::new(bytes).find_map(|f| match f {
+        Ok((1, Value::Bytes(name))) => Some(String::from_utf8_lossy(name).into_owned()),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

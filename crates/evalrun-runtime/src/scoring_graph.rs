@@ -24,7 +24,7 @@
 
 use std::path::Path;
 
-use crate::proto::{int_field, message, node, string, Fields, Value};
+use crate::proto::{self, int_field, message, node, string, Fields, Value};
 use crate::weights::{self, InPlace};
 
 /// Names this module adds to a graph.
@@ -177,12 +177,8 @@ fn inspect(model: &[u8]) -> Result<Info, NotExtended> {
 }
 
 fn value_info_name(bytes: &[u8]) -> Result<String, NotExtended> {
-    for f in Fields::new(bytes) {
-        if let Ok((1, Value::Bytes(name))) = f {
-            return Ok(String::from_utf8_lossy(name).into_owned());
-        }
-    }
-    Err(NotExtended("a graph input or output has no name".into()))
+    proto::value_info_name(bytes)
+        .ok_or_else(|| NotExtended("a graph input or output has no name".into()))
 }
 
 /// AttributeProto { name = 1, i = 3, type = 20 (INT = 2) }

@@ -176,7 +176,6 @@ impl Runtime {
         model: &InPlace,
         what: &str,
     ) -> Result<Session, RuntimeError> {
-        let folder = std::fs::canonicalize(&model.folder).unwrap_or_else(|_| model.folder.clone());
         tracing::debug!(
             model = %path.display(),
             weights_in_place = model.referenced,
@@ -186,7 +185,7 @@ impl Runtime {
         self.builder()?
             .with_config_entry(
                 "session.model_external_initializers_file_folder_path",
-                folder.to_string_lossy(),
+                model.folder.to_string_lossy(),
             )
             .map_err(ort_error("setting the external-data folder"))?
             .commit_from_memory(&model.bytes)

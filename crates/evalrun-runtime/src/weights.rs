@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::proto::{int_field, message, node, string, varint, Fields, Value};
+use crate::proto::{int_field, message, node, string, value_info_name, varint, Fields, Value};
 
 /// Initializers smaller than this stay inside the rewritten `ModelProto` (the threshold of
 /// `onnx.save_model(..., save_as_external_data=True)`): shapes and scalars that graph
@@ -34,7 +34,7 @@ pub fn enabled() -> bool {
 }
 
 /// A model ready for ONNX Runtime's load-from-memory: the rewritten `ModelProto` and the
-/// folder its external-data references are resolved in.
+/// folder (canonical) its external-data references are resolved in.
 #[derive(Debug)]
 pub struct InPlace {
     pub bytes: Vec<u8>,
@@ -52,7 +52,7 @@ impl InPlace {
             std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         Ok(Self {
             bytes,
-            folder: folder(path),
+            folder: std::fs::canonicalize(folder(path)).unwrap_or_else(|_| folder(path)),
             referenced: 0,
             nan_guards: 0,
         })
@@ -248,12 +248,7 @@ fn field_name(field: &[u8]) -> Result<String, &'static str> {
         Some(Ok((_, Value::Bytes(v)))) => v,
         _ => return Err("a graph output is not a message"),
     };
-    for f in Fields::new(value) {
-        if let (1, Value::Bytes(name)) = f? {
-            return Ok(String::from_utf8_lossy(name).into_owned());
-        }
-    }
-    Err("a graph output has no name")
+    value_info_name(value).ok_or("a graph output has no name")
 }
 
 /// A node's op type, inputs and outputs.
