@@ -446,6 +446,67 @@ fn in_graph_log_probabilities_equal_host_logits() {
     }
 }
 
+/// The LM head run only at the scored positions, in chunks (`GatherND`, then `MatMul`,
+/// `LogSoftmax`, `GatherElements`, `ArgMax` per chunk of 256 positions) gives the scores of the
+/// export's head run over every position: rolling windows (the last scores only its tail),
+/// single continuations, candidates sharing a context (scored against its cache), in batches
+/// of up to 1000 scored positions (every chunk, the last one longer).
+#[test]
+fn a_head_over_the_scored_positions_alone_scores_the_same() {
+    use evalrun_core::lm::{continuation_window, rolling_windows};
+    use evalrun_runtime::{CausalLm, Scoring};
+    let runtime = runtime();
+    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
+    let text: String = text.chars().take(5000).collect();
+    let context = text
+        .split_whitespace()
+        .skip(40)
+        .take(60)
+        .collect::<Vec<_>>()
+        .join(" ");
+    for model in ["gpt2-tiny", "gpt2-tiny-past"] {
+        let dir = fixtures().join("models").join(model);
+        let mut gathered = CausalLm::load_with_head(runtime, &dir, Scoring::InGraph, true).unwrap();
+        let mut full = CausalLm::load_with_head(runtime, &dir, Scoring::InGraph, false).unwrap();
+        assert!(gathered.head_gathered(), "{model}");
+        assert!(!full.head_gathered(), "{model}");
+        let tokens = gathered.encoder().encode_pair(&text, "").unwrap().0;
+        let mut windows = rolling_windows(&tokens, gathered.eot(), 200);
+        assert!(
+            windows.last().unwrap().first_target > 1,
+            "the last window scores a tail"
+        );
+        for (context, continuation) in [
+            ("The cat sat on the", " mat"),
+            (context.as_str(), " the"),
+            (context.as_str(), " a ship of the line"),
+            (context.as_str(), " 1917"),
+        ] {
+            let (a, b) = gathered
+                .encoder()
+                .encode_pair(context, continuation)
+                .unwrap();
+            windows.push(continuation_window(&a, &b, 200));
+        }
+        let g = gathered.score(&windows, 8, 1000, &mut |_| {}).unwrap();
+        let f = full.score(&windows, 3, 500, &mut |_| {}).unwrap();
+        for (i, (g, f)) in g.iter().zip(&f).enumerate() {
+            assert!(
+                rel(g.loglikelihood, f.loglikelihood) < 1e-6,
+                "{model} window {i}: {} vs {}",
+                g.loglikelihood,
+                f.loglikelihood
+            );
+            assert_eq!(
+                (g.tokens, g.greedy),
+                (f.tokens, f.greedy),
+                "{model} window {i}"
+            );
+            assert_eq!(g.greedy_tokens, f.greedy_tokens, "{model} window {i}");
+        }
+    }
+}
+
 /// Shared-prefix scoring (context once, its key/value cache reused for every candidate) gives
 /// the log-likelihoods of scoring each (context, candidate) pair alone, on both scoring paths.
 #[test]

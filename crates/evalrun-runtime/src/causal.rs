@@ -5,8 +5,9 @@
 //! exports with past, empty `past_key_values.*` tensors (sequence length 0) plus
 //! `use_cache_branch = false` for merged decoders — so both exports compute the same thing.
 //! Outputs: by default the graph is extended at load time ([`crate::scoring_graph`]) so that
-//! ONNX Runtime returns per position only the target's logit, the log-sum-exp over the
-//! vocabulary and the argmax; evalrun takes their difference and sums it in f64. Where the graph
+//! ONNX Runtime returns per scored position only the target's log-probability and the argmax,
+//! with the LM head run over the scored positions alone where the graph allows; evalrun sums
+//! them in f64. Where the graph
 //! cannot be extended (the reason is logged), or with `EVALRUN_HOST_LOGITS=1`, it reads
 //! `logits` `[batch, tokens, vocab]` and takes the log-softmax in f64 for the scored positions
 //! itself. Either way batches are cut by a token budget so that `batch × tokens × vocab` stays
@@ -81,6 +82,8 @@ pub struct CausalLm {
     past: Vec<PastInput>,
     use_cache_branch: bool,
     scoring: Scoring,
+    /// The LM head reads only [`scoring_graph::HEAD_POSITIONS`] (in-graph scoring only).
+    head_positions: bool,
     shared_prefix: bool,
     /// End-of-text token: the prefix of the first rolling window and the padding token.
     eot: u32,
@@ -98,11 +101,22 @@ impl CausalLm {
         dir: &Path,
         scoring: Scoring,
     ) -> Result<Self, RuntimeError> {
+        Self::load_with_head(runtime, dir, scoring, scoring_graph::gather_head_from_env())
+    }
+
+    /// [`CausalLm::load_with`], saying whether the in-graph LM head should run only over the
+    /// scored positions ([`scoring_graph::gather_head`]; it does where the graph allows).
+    pub fn load_with_head(
+        runtime: &Runtime,
+        dir: &Path,
+        scoring: Scoring,
+        gather_head: bool,
+    ) -> Result<Self, RuntimeError> {
         let files = ModelFiles::locate(dir)?;
         let config = ModelConfig::load(&files)?;
         let (session, scoring) = match scoring {
             Scoring::HostLogits => (runtime.session(&files.onnx)?, Scoring::HostLogits),
-            Scoring::InGraph => match scoring_graph::extend_file(&files.onnx) {
+            Scoring::InGraph => match scoring_graph::extend_file(&files.onnx, gather_head) {
                 Ok(model) => (
                     runtime.session_in_place(
                         &files.onnx,
@@ -133,7 +147,8 @@ impl CausalLm {
         for input in session.inputs() {
             let name = input.name();
             match name {
-                scoring_graph::TARGET_IDS if scoring == Scoring::InGraph => {}
+                scoring_graph::TARGET_IDS | scoring_graph::HEAD_POSITIONS
+                    if scoring == Scoring::InGraph => {}
                 "input_ids" | "attention_mask" | "position_ids" => match input.dtype() {
                     ValueType::Tensor {
                         ty: TensorElementType::Int64,
@@ -184,7 +199,10 @@ impl CausalLm {
                 }
             }
         }
-        if !session.outputs().iter().any(|o| o.name() == "logits") {
+        let head_positions =
+            scoring == Scoring::InGraph && names.contains(&scoring_graph::HEAD_POSITIONS);
+        // A gathered head has replaced `logits` by the scoring outputs.
+        if !head_positions && !session.outputs().iter().any(|o| o.name() == "logits") {
             let present: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
             return Err(RuntimeError::MissingOutput {
                 path,
@@ -201,7 +219,7 @@ impl CausalLm {
                 message: "no end-of-text token (`<|endoftext|>` or `eos_token_id`)".into(),
             })?;
         let takes_position_ids = names.contains(&"position_ids");
-        tracing::info!(model = %files.onnx.display(), past = past.len(), use_cache_branch, scoring = scoring.as_str(), "causal LM loaded");
+        tracing::info!(model = %files.onnx.display(), past = past.len(), use_cache_branch, scoring = scoring.as_str(), head_positions, "causal LM loaded");
         Ok(Self {
             session,
             files,
@@ -211,6 +229,7 @@ impl CausalLm {
             past,
             use_cache_branch,
             scoring,
+            head_positions,
             // `EVALRUN_SHARED_PREFIX=0` scores every pair alone (benchmarks compare both).
             shared_prefix: std::env::var("EVALRUN_SHARED_PREFIX").map_or(true, |v| v != "0"),
             eot,
@@ -237,6 +256,11 @@ impl CausalLm {
     /// Where log-probabilities are computed.
     pub fn scoring(&self) -> Scoring {
         self.scoring
+    }
+
+    /// Whether the LM head runs only over the scored positions.
+    pub fn head_gathered(&self) -> bool {
+        self.head_positions
     }
 
     /// Whether the graph takes past key/values (a `with-past` export).
@@ -358,9 +382,12 @@ impl CausalLm {
             None,
         )?;
         if self.scoring == Scoring::InGraph {
-            let targets = Tensor::from_array(([1i64, len as i64, 1], vec![0i64; len]))
-                .map_err(ort_error("creating the target ids"))?;
-            inputs.push((scoring_graph::TARGET_IDS.into(), targets.into()));
+            // Only the key/value cache is read: a gathered head runs at one position.
+            inputs.extend(if self.head_positions {
+                self.scoring_inputs(vec![0], vec![0, len as i64 - 1], &[1, 1])?
+            } else {
+                self.scoring_inputs(vec![0; len], Vec::new(), &[1, len as i64, 1])?
+            });
         }
         let mut selector = OutputSelector::no_default();
         for p in &self.past {
@@ -522,8 +549,30 @@ impl CausalLm {
             .collect())
     }
 
-    /// [`CausalLm::score_batch`] through the extended graph: the target at position `p` is
-    /// token `offset + p + 1` (padding positions score the end-of-text token and are ignored).
+    /// The extra inputs of the extended graph: the target ids, shaped `shape`, and with a
+    /// gathered head the `[scored, 2]` (row, position) pairs they are predicted at.
+    fn scoring_inputs(
+        &self,
+        targets: Vec<i64>,
+        positions: Vec<i64>,
+        shape: &[i64],
+    ) -> Result<Vec<(String, SessionInputValue<'static>)>, RuntimeError> {
+        let targets = Tensor::from_array((shape.to_vec(), targets))
+            .map_err(ort_error("creating the target ids"))?;
+        let mut inputs = vec![(scoring_graph::TARGET_IDS.to_string(), targets.into())];
+        if self.head_positions {
+            let positions = Tensor::from_array(([shape[0], 2], positions))
+                .map_err(ort_error("creating the head positions"))?;
+            inputs.push((scoring_graph::HEAD_POSITIONS.to_string(), positions.into()));
+        }
+        Ok(inputs)
+    }
+
+    /// [`CausalLm::score_batch`] through the extended graph. With a gathered head the scored
+    /// tokens of all rows are listed one after another, each with the (row, position) it is
+    /// predicted at; otherwise position `p` of row `r` scores token `offset + p + 1` (padding
+    /// positions score the end-of-text token and are ignored). Either way window `r`'s token
+    /// `j` is at output index `start[r] + j - first(r)`.
     fn score_in_graph(
         &mut self,
         windows: &[&Window],
@@ -532,19 +581,41 @@ impl CausalLm {
         mut inputs: Vec<(String, SessionInputValue<'static>)>,
     ) -> Result<Vec<WindowScore>, RuntimeError> {
         let rows = windows.len();
-        let mut targets = Vec::with_capacity(rows * width);
-        for w in windows {
-            targets.extend(
-                w.tokens[offset + 1..]
-                    .iter()
-                    .map(|&t| i64::from(t))
-                    .chain(std::iter::repeat(i64::from(self.eot)))
-                    .take(width),
-            );
+        let gathered = self.head_positions;
+        let first = |w: &Window| if gathered { w.first_target } else { offset + 1 };
+        let (mut targets, mut positions, mut start) = (Vec::new(), Vec::new(), Vec::new());
+        for (r, w) in windows.iter().enumerate() {
+            start.push(targets.len());
+            let scored = w.tokens[first(w)..].iter().map(|&t| i64::from(t));
+            if gathered {
+                targets.extend(scored);
+                positions.extend(
+                    (w.first_target..w.tokens.len())
+                        .flat_map(|j| [r as i64, (j - 1 - offset) as i64]),
+                );
+            } else {
+                targets.extend(
+                    scored
+                        .chain(std::iter::repeat(i64::from(self.eot)))
+                        .take(width),
+                );
+            }
         }
-        let targets = Tensor::from_array(([rows as i64, width as i64, 1], targets))
-            .map_err(ort_error("creating the target ids"))?;
-        inputs.push((scoring_graph::TARGET_IDS.into(), targets.into()));
+        if targets.is_empty() {
+            // Nothing is scored (windows without targets): run one position all the same.
+            targets.push(i64::from(self.eot));
+            positions.extend([0, 0]);
+        }
+        let n = targets.len() as i64;
+        let (logprob_shape, argmax_shape) = if gathered {
+            (vec![n, 1], vec![n])
+        } else {
+            (
+                vec![rows as i64, width as i64, 1],
+                vec![rows as i64, width as i64],
+            )
+        };
+        inputs.extend(self.scoring_inputs(targets, positions, &logprob_shape)?);
         let options = RunOptions::new()
             .map_err(ort_error("creating run options"))?
             .with_outputs(
@@ -559,29 +630,30 @@ impl CausalLm {
         let (shape, logprob) = outputs[scoring_graph::TARGET_LOGPROB]
             .try_extract_tensor::<f32>()
             .map_err(ort_error("reading the scoring outputs"))?;
-        if shape[..] != [rows as i64, width as i64, 1] {
+        if shape[..] != logprob_shape[..] {
             return Err(RuntimeError::OutputShape {
                 name: scoring_graph::TARGET_LOGPROB.into(),
                 shape: shape.to_vec(),
-                expected: format!("[{rows}, {width}, 1]"),
+                expected: format!("{logprob_shape:?}"),
             });
         }
         let (shape, argmax) = outputs[scoring_graph::ARGMAX]
             .try_extract_tensor::<i64>()
             .map_err(ort_error("reading the argmax output"))?;
-        if shape[..] != [rows as i64, width as i64] {
+        if shape[..] != argmax_shape[..] {
             return Err(RuntimeError::OutputShape {
                 name: scoring_graph::ARGMAX.into(),
                 shape: shape.to_vec(),
-                expected: format!("[{rows}, {width}]"),
+                expected: format!("{argmax_shape:?}"),
             });
         }
         Ok(windows
             .iter()
             .enumerate()
             .map(|(r, w)| {
+                let (start, first) = (start[r], first(w));
                 score_window(w, |j| {
-                    let at = r * width + j - 1 - offset;
+                    let at = start + j - first;
                     (f64::from(logprob[at]), argmax[at] as u32)
                 })
             })

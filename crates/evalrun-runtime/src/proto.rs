@@ -121,6 +121,57 @@ pub(crate) fn value_info_name(bytes: &[u8]) -> Option<String> {
     })
 }
 
+/// A node's op type, inputs and outputs.
+pub(crate) struct NodeView {
+    pub(crate) op: String,
+    pub(crate) inputs: Vec<String>,
+    pub(crate) outputs: Vec<String>,
+    pub(crate) name: String,
+}
+
+pub(crate) fn view(node: &[u8]) -> Result<NodeView, &'static str> {
+    let mut v = NodeView {
+        op: String::new(),
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        name: String::new(),
+    };
+    for f in Fields::new(node) {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match f? {
+            (1, Value::Bytes(b)) => v.inputs.push(text(b)),
+            (2, Value::Bytes(b)) => v.outputs.push(text(b)),
+            (3, Value::Bytes(b)) => v.name = text(b),
+            (4, Value::Bytes(b)) => v.op = text(b),
+            // A non-default domain (field 7): not an ONNX operator, leave the graph alone.
+            (7, Value::Bytes(b)) if !b.is_empty() && b != b"ai.onnx" => v.op.clear(),
+            _ => {}
+        }
+    }
+    Ok(v)
+}
+
+/// The version of the default-domain (`""` or `ai.onnx`) opset a `ModelProto` imports (field 8).
+pub(crate) fn default_opset(model: &[u8]) -> Result<Option<i64>, &'static str> {
+    let mut found = None;
+    for field in Fields::new(model) {
+        if let (8, Value::Bytes(opset)) = field? {
+            let (mut domain, mut version) = (&b""[..], None);
+            for f in Fields::new(opset) {
+                match f? {
+                    (1, Value::Bytes(d)) => domain = d,
+                    (2, Value::Varint(v)) => version = Some(v as i64),
+                    _ => {}
+                }
+            }
+            if domain.is_empty() || domain == b"ai.onnx" {
+                found = version.or(found);
+            }
+        }
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

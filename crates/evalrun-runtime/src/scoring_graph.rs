@@ -11,6 +11,29 @@
 //! evalrun_argmax         = ArgMax(logits, axis=-1, keepdims=0)                         [batch, tokens]
 //! ```
 //!
+//! Where the export computes `logits = MatMul(hidden, W)` in the main graph (GPT-2 and other
+//! Optimum causal-LM exports), the LM head itself is rewritten ([`gather_head`]) to run only at
+//! the positions scored, in chunks: a LAMBADA row scores its last one to three tokens and a
+//! shared context only its last, yet the head — a quarter of GPT-2's multiply-adds per token —
+//! ran over every position; and a 1024-token WikiText-2 window held its `[1024, 50257]` logits
+//! and their log-softmax at once (412 MB).
+//!
+//! ```text
+//! evalrun_head_positions int64 [scored, 2]  new input: (row, position) of each scored token
+//! evalrun_target_ids     int64 [scored, 1]  new input: the token scored there
+//! evalrun_head_hidden = GatherND(hidden, evalrun_head_positions)                      [scored, hidden]
+//! for c in 0..HEAD_CHUNKS, rows [c·HEAD_CHUNK, (c+1)·HEAD_CHUNK) (the last chunk: to the end):
+//!   h_c = Slice(evalrun_head_hidden), t_c = Slice(evalrun_target_ids)
+//!   l_c = MatMul(h_c, W); p_c = GatherElements(LogSoftmax(l_c), t_c); a_c = ArgMax(l_c)
+//! evalrun_target_logprob = Concat(p_0 …)                                              [scored, 1]
+//! evalrun_argmax         = Concat(a_0 …)                                              [scored]
+//! ```
+//!
+//! The head's `logits` output goes. ONNX Runtime runs the nodes in their order and frees each
+//! chunk's logits before the next chunk's, so at most `HEAD_CHUNK` rows of logits (51 MB for
+//! GPT-2) and their log-softmax live at once. Each logit is the same dot product as in the
+//! whole head. `EVALRUN_HEAD_GATHER=0` keeps the export's head and appends the nodes above.
+//!
 //! The log-softmax is float32 inside ONNX Runtime, as lm-eval's `F.log_softmax` is in torch; the
 //! caller sums the per-token values in f64. `ArgMax` keeps the first index on ties, as torch's
 //! argmax does.
@@ -24,14 +47,21 @@
 
 use std::path::Path;
 
-use crate::proto::{self, int_field, message, node, string, Fields, Value};
-use crate::weights::{self, InPlace};
+use crate::proto::{self, int_field, message, node, string, view, Fields, Value};
+use crate::weights::{self, Edits, InPlace};
 
 /// Names this module adds to a graph.
 pub const TARGET_IDS: &str = "evalrun_target_ids";
 pub const TARGET_LOGPROB: &str = "evalrun_target_logprob";
 pub const ARGMAX: &str = "evalrun_argmax";
+pub const HEAD_POSITIONS: &str = "evalrun_head_positions";
 const LOG_SOFTMAX: &str = "evalrun_log_softmax";
+const HEAD_HIDDEN: &str = "evalrun_head_hidden";
+
+/// Scored positions per chunk of a gathered head, and how many chunks (the last takes the
+/// rest): at most 256 × 50257 logits (51 MB) and their log-softmax at a time for GPT-2.
+pub const HEAD_CHUNK: i64 = 256;
+const HEAD_CHUNKS: i64 = 4;
 
 /// Why a graph could not be extended (the caller falls back to reading `logits`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,20 +73,158 @@ impl std::fmt::Display for NotExtended {
     }
 }
 
-/// The model at `path`, its weights referenced in place ([`crate::weights`]), with the
-/// scoring nodes appended; or why not.
-pub fn extend_file(path: &Path) -> Result<InPlace, NotExtended> {
+/// Whether the LM head is given only the scored positions: yes unless `EVALRUN_HEAD_GATHER=0`.
+pub fn gather_head_from_env() -> bool {
+    std::env::var("EVALRUN_HEAD_GATHER").map_or(true, |v| v != "0")
+}
+
+/// The model at `path`, its weights referenced in place ([`crate::weights`]) and, if
+/// `gather_head`, its LM head given only the scored positions where it can be, with the scoring
+/// nodes appended; or why not. `InPlace::head_gathered` says whether the head takes
+/// [`HEAD_POSITIONS`].
+pub fn extend_file(path: &Path, gather_head: bool) -> Result<InPlace, NotExtended> {
     let mut model = if weights::enabled() {
-        weights::in_place(path).map_err(NotExtended)?
+        let edits = Edits {
+            gather_head,
+            ..Edits::from_env()
+        };
+        weights::in_place_with(path, edits).map_err(NotExtended)?
     } else {
         InPlace::whole(path).map_err(NotExtended)?
     };
-    extend(&mut model.bytes)?;
+    extend(&mut model.bytes, model.head_gathered)?;
     Ok(model)
 }
 
-/// Appends the scoring nodes to a serialized `ModelProto`.
-pub fn extend(model: &mut Vec<u8>) -> Result<(), NotExtended> {
+/// Replaces the LM head (`logits = MatMul(hidden, W)`) in the node list by one that runs only
+/// at [`HEAD_POSITIONS`], in chunks, and ends in [`TARGET_LOGPROB`] and [`ARGMAX`] (module
+/// docs); the caller drops the graph's `logits` output and [`extend`] declares the new inputs
+/// and outputs. `Ok(false)`, nodes untouched, where the graph does not have that shape (no such
+/// head in the main graph, subgraphs, a name taken, opset before 11).
+pub(crate) fn gather_head(
+    nodes: &mut Vec<Vec<u8>>,
+    opset: Option<i64>,
+) -> Result<bool, &'static str> {
+    if opset.is_none_or(|v| v < 11) {
+        return Ok(false);
+    }
+    let views = nodes
+        .iter()
+        .map(|n| view(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut head = None;
+    for (i, v) in views.iter().enumerate() {
+        if matches!(v.op.as_str(), "If" | "Loop" | "Scan")
+            || v.inputs
+                .iter()
+                .chain(&v.outputs)
+                .any(|n| n.starts_with("evalrun_"))
+        {
+            return Ok(false);
+        }
+        if v.outputs.iter().any(|o| o == "logits") {
+            if head.is_some() {
+                return Ok(false);
+            }
+            head = Some(i);
+        }
+    }
+    let Some(i) = head else { return Ok(false) };
+    let v = &views[i];
+    let [hidden, weight] = v.inputs.as_slice() else {
+        return Ok(false);
+    };
+    if v.op != "MatMul"
+        || v.outputs.len() != 1
+        || views.iter().any(|u| u.inputs.iter().any(|n| n == "logits"))
+    {
+        return Ok(false);
+    }
+    let mut head = vec![node(
+        "GatherND",
+        &[hidden, HEAD_POSITIONS],
+        HEAD_HIDDEN,
+        &format!("{HEAD_HIDDEN}_node"),
+        &[],
+    )];
+    let constant = |name: &str, value: i64| {
+        node(
+            "Constant",
+            &[],
+            name,
+            &format!("{name}_node"),
+            &[attr_ints(value)],
+        )
+    };
+    head.push(constant("evalrun_head_axis", 0));
+    let (mut logprobs, mut argmaxes) = (Vec::new(), Vec::new());
+    for c in 0..HEAD_CHUNKS {
+        let name = |what: &str| format!("evalrun_head_{what}_{c}");
+        let end = if c + 1 == HEAD_CHUNKS {
+            i64::MAX
+        } else {
+            (c + 1) * HEAD_CHUNK
+        };
+        head.push(constant(&name("start"), c * HEAD_CHUNK));
+        head.push(constant(&name("end"), end));
+        for (input, output) in [(HEAD_HIDDEN, name("hidden")), (TARGET_IDS, name("targets"))] {
+            let inputs = [input, &name("start"), &name("end"), "evalrun_head_axis"];
+            head.push(node(
+                "Slice",
+                &inputs,
+                &output,
+                &format!("{output}_node"),
+                &[],
+            ));
+        }
+        let step = |op: &str, inputs: &[&str], what: &str, attributes: &[Vec<u8>]| {
+            node(
+                op,
+                inputs,
+                &name(what),
+                &format!("{}_node", name(what)),
+                attributes,
+            )
+        };
+        head.push(step("MatMul", &[&name("hidden"), weight], "logits", &[]));
+        head.push(step(
+            "LogSoftmax",
+            &[&name("logits")],
+            "log_softmax",
+            &[attr_int("axis", -1)],
+        ));
+        head.push(step(
+            "GatherElements",
+            &[&name("log_softmax"), &name("targets")],
+            "logprob",
+            &[attr_int("axis", -1)],
+        ));
+        head.push(step(
+            "ArgMax",
+            &[&name("logits")],
+            "argmax",
+            &[attr_int("axis", -1), attr_int("keepdims", 0)],
+        ));
+        logprobs.push(name("logprob"));
+        argmaxes.push(name("argmax"));
+    }
+    for (parts, output) in [(logprobs, TARGET_LOGPROB), (argmaxes, ARGMAX)] {
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        head.push(node(
+            "Concat",
+            &parts,
+            output,
+            &format!("{output}_node"),
+            &[attr_int("axis", 0)],
+        ));
+    }
+    nodes.splice(i..=i, head);
+    Ok(true)
+}
+
+/// Appends the scoring nodes to a serialized `ModelProto`; or, when [`gather_head`] has
+/// already put them in place of the head, declares its inputs and outputs.
+pub fn extend(model: &mut Vec<u8>, head_gathered: bool) -> Result<(), NotExtended> {
     let info = inspect(model)?;
     let opset = info
         .opset
@@ -66,16 +234,35 @@ pub fn extend(model: &mut Vec<u8>) -> Result<(), NotExtended> {
             "opset {opset} predates GatherElements (11)"
         )));
     }
-    if !info.outputs.iter().any(|o| o == "logits") {
+    if !head_gathered && !info.outputs.iter().any(|o| o == "logits") {
         return Err(NotExtended("the graph has no `logits` output".into()));
     }
-    if let Some(taken) = [TARGET_IDS, TARGET_LOGPROB, ARGMAX, LOG_SOFTMAX]
-        .iter()
-        .find(|n| info.inputs.iter().chain(&info.outputs).any(|o| o == *n))
+    if let Some(taken) = [
+        TARGET_IDS,
+        TARGET_LOGPROB,
+        ARGMAX,
+        LOG_SOFTMAX,
+        HEAD_POSITIONS,
+    ]
+    .iter()
+    .find(|n| info.inputs.iter().chain(&info.outputs).any(|o| o == *n))
     {
         return Err(NotExtended(format!("the graph already names `{taken}`")));
     }
     let mut graph = Vec::new();
+    if head_gathered {
+        let declare = [
+            (11, HEAD_POSITIONS, INT64, &["scored_positions", "2"][..]),
+            (11, TARGET_IDS, INT64, &["scored_positions", "1"]),
+            (12, TARGET_LOGPROB, FLOAT, &["scored_positions", "1"]),
+            (12, ARGMAX, INT64, &["scored_positions"]),
+        ];
+        for (field, name, ty, dims) in declare {
+            message(&mut graph, field, &value_info(name, ty, dims));
+        }
+        message(model, 7, &graph);
+        return Ok(());
+    }
     // LogSoftmax is one vectorised, multi-threaded MLAS kernel in ONNX Runtime's CPU provider;
     // ReduceLogSumExp is a generic reduction about five times slower on `[2048, 50257]`
     // (measured: 367 ms against 75 ms for LogSoftmax and the gather, 2 threads).
@@ -103,25 +290,24 @@ pub fn extend(model: &mut Vec<u8>) -> Result<(), NotExtended> {
     for n in [log_softmax, gather, argmax] {
         message(&mut graph, 1, &n);
     }
-    message(
-        &mut graph,
-        11,
-        &value_info(TARGET_IDS, INT64, &["batch_size", "sequence_length", "1"]),
-    );
-    message(
-        &mut graph,
-        12,
-        &value_info(
+    let declare = [
+        (
+            11,
+            TARGET_IDS,
+            INT64,
+            &["batch_size", "sequence_length", "1"][..],
+        ),
+        (
+            12,
             TARGET_LOGPROB,
             FLOAT,
             &["batch_size", "sequence_length", "1"],
         ),
-    );
-    message(
-        &mut graph,
-        12,
-        &value_info(ARGMAX, INT64, &["batch_size", "sequence_length"]),
-    );
+        (12, ARGMAX, INT64, &["batch_size", "sequence_length"]),
+    ];
+    for (field, name, ty, dims) in declare {
+        message(&mut graph, field, &value_info(name, ty, dims));
+    }
     message(model, 7, &graph);
     Ok(())
 }
@@ -142,43 +328,41 @@ fn inspect(model: &[u8]) -> Result<Info, NotExtended> {
     let mut info = Info::default();
     let mut seen_graph = false;
     for field in Fields::new(model) {
-        let (number, value) = field.map_err(bad)?;
-        match (number, value) {
-            (8, Value::Bytes(opset)) => {
-                let (mut domain, mut version) = (String::new(), None);
-                for f in Fields::new(opset) {
-                    match f.map_err(bad)? {
-                        (1, Value::Bytes(d)) => domain = String::from_utf8_lossy(d).into_owned(),
-                        (2, Value::Varint(v)) => version = Some(v as i64),
-                        _ => {}
-                    }
-                }
-                if domain.is_empty() || domain == "ai.onnx" {
-                    info.opset = version.or(info.opset);
+        if let (7, Value::Bytes(graph)) = field.map_err(bad)? {
+            seen_graph = true;
+            for f in Fields::new(graph) {
+                match f.map_err(bad)? {
+                    (11, Value::Bytes(v)) => info.inputs.push(value_info_name(v)?),
+                    (12, Value::Bytes(v)) => info.outputs.push(value_info_name(v)?),
+                    _ => {}
                 }
             }
-            (7, Value::Bytes(graph)) => {
-                seen_graph = true;
-                for f in Fields::new(graph) {
-                    match f.map_err(bad)? {
-                        (11, Value::Bytes(v)) => info.inputs.push(value_info_name(v)?),
-                        (12, Value::Bytes(v)) => info.outputs.push(value_info_name(v)?),
-                        _ => {}
-                    }
-                }
-            }
-            _ => {}
         }
     }
     if !seen_graph {
         return Err(bad("no graph"));
     }
+    info.opset = proto::default_opset(model).map_err(bad)?;
     Ok(info)
 }
 
 fn value_info_name(bytes: &[u8]) -> Result<String, NotExtended> {
     proto::value_info_name(bytes)
         .ok_or_else(|| NotExtended("a graph input or output has no name".into()))
+}
+
+/// AttributeProto { name = "value", t = 5: TensorProto { dims = 1: [1], data_type = 2: INT64,
+/// raw_data = 9 }, type = 20 (TENSOR = 4) }: a one-element int64 tensor, for `Constant`.
+fn attr_ints(v: i64) -> Vec<u8> {
+    let mut t = Vec::new();
+    int_field(&mut t, 1, 1);
+    int_field(&mut t, 2, INT64);
+    message(&mut t, 9, &v.to_le_bytes());
+    let mut a = Vec::new();
+    string(&mut a, 1, "value");
+    message(&mut a, 5, &t);
+    int_field(&mut a, 20, 4);
+    a
 }
 
 /// AttributeProto { name = 1, i = 3, type = 20 (INT = 2) }
@@ -239,7 +423,7 @@ mod tests {
     fn appended_graph_merges_into_the_original() {
         for opset in [14, 18] {
             let mut m = model(opset, &["logits", "present.0.key"]);
-            extend(&mut m).unwrap();
+            extend(&mut m, false).unwrap();
             let info = inspect(&m).unwrap();
             assert_eq!(info.opset, Some(opset));
             assert_eq!(info.inputs, ["input_ids", TARGET_IDS]);
@@ -252,15 +436,126 @@ mod tests {
 
     #[test]
     fn graphs_it_cannot_extend_say_why() {
-        let no_logits = extend(&mut model(14, &["last_hidden_state"])).unwrap_err();
+        let no_logits = extend(&mut model(14, &["last_hidden_state"]), false).unwrap_err();
         assert!(no_logits.0.contains("no `logits` output"), "{no_logits}");
-        let old = extend(&mut model(9, &["logits"])).unwrap_err();
+        let old = extend(&mut model(9, &["logits"]), false).unwrap_err();
         assert!(old.0.contains("opset 9"), "{old}");
         let mut twice = model(14, &["logits"]);
-        extend(&mut twice).unwrap();
-        let again = extend(&mut twice).unwrap_err();
+        extend(&mut twice, false).unwrap();
+        let again = extend(&mut twice, false).unwrap_err();
         assert!(again.0.contains("already names"), "{again}");
-        let garbage = extend(&mut vec![0x0a, 0xff]).unwrap_err();
+        let garbage = extend(&mut vec![0x0a, 0xff], false).unwrap_err();
         assert!(garbage.0.contains("not a readable ONNX"), "{garbage}");
+    }
+
+    fn ops(nodes: &[Vec<u8>]) -> Vec<String> {
+        nodes
+            .iter()
+            .map(|n| {
+                let v = view(n).unwrap();
+                format!("{}({})->{}", v.op, v.inputs.join(","), v.outputs.join(","))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_head_runs_in_chunks_at_the_gathered_positions() {
+        let op = |op: &str, inputs: &[&str], output: &str| node(op, inputs, output, output, &[]);
+        let graph = || {
+            vec![
+                op("LayerNormalization", &["h", "g", "b"], "hidden"),
+                op("MatMul", &["hidden", "wte_t"], "logits"),
+                op("Identity", &["hidden"], "last_hidden"),
+            ]
+        };
+        let mut nodes = graph();
+        assert_eq!(gather_head(&mut nodes, Some(14)), Ok(true));
+        let ops = ops(&nodes);
+        assert_eq!(ops[0], "LayerNormalization(h,g,b)->hidden");
+        assert_eq!(
+            ops[1],
+            format!("GatherND(hidden,{HEAD_POSITIONS})->{HEAD_HIDDEN}")
+        );
+        assert_eq!(ops.last().unwrap(), "Identity(hidden)->last_hidden");
+        assert!(!ops.iter().any(|o| o.ends_with("->logits")), "{ops:#?}");
+        let matmuls: Vec<usize> = (0..ops.len())
+            .filter(|&i| ops[i].starts_with("MatMul("))
+            .collect();
+        assert_eq!(matmuls.len(), HEAD_CHUNKS as usize);
+        for (c, &m) in matmuls.iter().enumerate() {
+            assert_eq!(
+                ops[m],
+                format!("MatMul(evalrun_head_hidden_{c},wte_t)->evalrun_head_logits_{c}")
+            );
+            // Each chunk is done before the next one starts: its logits can be freed.
+            let argmax = format!("ArgMax(evalrun_head_logits_{c})->evalrun_head_argmax_{c}");
+            let done = ops.iter().position(|o| *o == argmax).unwrap();
+            assert!(
+                matmuls.get(c + 1).is_none_or(|&next| done < next),
+                "{ops:#?}"
+            );
+        }
+        let concat = |output: &str| {
+            let parts: Vec<String> = (0..HEAD_CHUNKS)
+                .map(|c| format!("evalrun_head_{output}_{c}"))
+                .collect();
+            parts.join(",")
+        };
+        assert!(ops.contains(&format!("Concat({})->{TARGET_LOGPROB}", concat("logprob"))));
+        assert!(ops.contains(&format!("Concat({})->{ARGMAX}", concat("argmax"))));
+        // Not this shape of head, or too old an opset: nodes untouched.
+        for (mut nodes, opset) in [
+            (graph(), Some(10)),
+            (graph(), None),
+            (
+                {
+                    let mut n = graph();
+                    n[1] = op("Gemm", &["hidden", "w"], "logits");
+                    n
+                },
+                Some(14),
+            ),
+            (
+                {
+                    let mut n = graph();
+                    n.push(op("If", &["c"], "x"));
+                    n
+                },
+                Some(14),
+            ),
+            (
+                {
+                    let mut n = graph();
+                    n.push(op("Relu", &["x"], "logits"));
+                    n
+                },
+                Some(14),
+            ),
+            (
+                {
+                    let mut n = graph();
+                    n.push(op("Softmax", &["logits"], "p"));
+                    n
+                },
+                Some(14),
+            ),
+            (
+                vec![op("MatMul", &["a", "b"], "last_hidden_state")],
+                Some(14),
+            ),
+        ] {
+            let before = nodes.clone();
+            assert_eq!(gather_head(&mut nodes, opset), Ok(false));
+            assert_eq!(nodes, before);
+        }
+    }
+
+    #[test]
+    fn a_gathered_head_declares_its_inputs_and_outputs() {
+        let mut m = model(14, &["present.0.key"]);
+        extend(&mut m, true).unwrap();
+        let info = inspect(&m).unwrap();
+        assert_eq!(info.inputs, ["input_ids", HEAD_POSITIONS, TARGET_IDS]);
+        assert_eq!(info.outputs, ["present.0.key", TARGET_LOGPROB, ARGMAX]);
     }
 }

@@ -20,7 +20,9 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::proto::{int_field, message, node, string, value_info_name, varint, Fields, Value};
+use crate::proto::{
+    default_opset, int_field, message, node, string, value_info_name, varint, view, Fields, Value,
+};
 
 /// Initializers smaller than this stay inside the rewritten `ModelProto` (the threshold of
 /// `onnx.save_model(..., save_as_external_data=True)`): shapes and scalars that graph
@@ -43,6 +45,28 @@ pub struct InPlace {
     pub referenced: usize,
     /// Attention NaN guards taken out ([`strip_nan_guards`]).
     pub nan_guards: usize,
+    /// Whether the LM head was given only the scored positions
+    /// ([`crate::scoring_graph::gather_head`]).
+    pub head_gathered: bool,
+}
+
+/// Edits made to the graph's nodes while its headers are rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edits {
+    /// Take the attention NaN guards out ([`strip_nan_guards`]).
+    pub strip_nan_guards: bool,
+    /// Feed the LM head only the positions asked for ([`crate::scoring_graph::gather_head`]).
+    pub gather_head: bool,
+}
+
+impl Edits {
+    /// What every session gets: the NaN guards go unless `EVALRUN_NAN_GUARDS=keep`.
+    pub fn from_env() -> Self {
+        Self {
+            strip_nan_guards: std::env::var("EVALRUN_NAN_GUARDS").map_or(true, |v| v != "keep"),
+            gather_head: false,
+        }
+    }
 }
 
 impl InPlace {
@@ -55,6 +79,7 @@ impl InPlace {
             folder: std::fs::canonicalize(folder(path)).unwrap_or_else(|_| folder(path)),
             referenced: 0,
             nan_guards: 0,
+            head_gathered: false,
         })
     }
 }
@@ -70,12 +95,11 @@ fn folder(path: &Path) -> PathBuf {
 /// attention NaN guards taken out (unless `EVALRUN_NAN_GUARDS=keep`), or why it cannot (the
 /// caller then loads the file as it is).
 pub fn in_place(path: &Path) -> Result<InPlace, String> {
-    let strip = std::env::var("EVALRUN_NAN_GUARDS").map_or(true, |v| v != "keep");
-    in_place_with(path, strip)
+    in_place_with(path, Edits::from_env())
 }
 
-/// [`in_place`], saying whether to take the NaN guards out.
-pub fn in_place_with(path: &Path, strip_nan_guards: bool) -> Result<InPlace, String> {
+/// [`in_place`], saying which edits to make.
+pub fn in_place_with(path: &Path, edits: Edits) -> Result<InPlace, String> {
     let why = |e: io::Error| format!("cannot read `{}`: {e}", path.display());
     // The reference names the file itself, so it must name the real file: in a Hugging Face
     // cache `snapshots/<rev>/model.onnx` is a link into `blobs/`, and ONNX Runtime refuses a
@@ -97,8 +121,9 @@ pub fn in_place_with(path: &Path, strip_nan_guards: bool) -> Result<InPlace, Str
         location,
         referenced: 0,
         external_before: 0,
-        strip_nan_guards,
+        edits,
         nan_guards: 0,
+        head_gathered: false,
     };
     let bytes = rewrite.model(&mut stream).map_err(|e| match e.kind() {
         io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
@@ -126,6 +151,7 @@ pub fn in_place_with(path: &Path, strip_nan_guards: bool) -> Result<InPlace, Str
         folder,
         referenced: rewrite.referenced,
         nan_guards: rewrite.nan_guards,
+        head_gathered: rewrite.head_gathered,
     })
 }
 
@@ -145,56 +171,85 @@ struct Rewrite {
     referenced: usize,
     /// Initializers that were external-data references already.
     external_before: usize,
-    strip_nan_guards: bool,
+    edits: Edits,
     nan_guards: usize,
+    head_gathered: bool,
+}
+
+/// A graph as read: its fields but the nodes and outputs, already encoded; its nodes; its
+/// outputs (name, encoded field).
+struct Graph {
+    fields: Vec<u8>,
+    nodes: Vec<Vec<u8>>,
+    outputs: Vec<(String, Vec<u8>)>,
 }
 
 impl Rewrite {
     fn model(&mut self, s: &mut Stream) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
+        let mut graph = None;
         let end = s.len;
         while s.pos < end {
             let key = s.varint()?;
             if key == (MODEL_GRAPH << 3 | LENGTH_DELIMITED) {
                 let end = s.end_of_message()?;
-                let graph = self.graph(s, end)?;
-                message(&mut out, MODEL_GRAPH, &graph);
+                graph = Some(self.graph(s, end)?);
             } else {
                 s.copy_field(key, &mut out)?;
             }
         }
+        // The graph is written last (field order is free), once the opset — usually stored
+        // after it — is known to the edits.
+        let mut graph = graph.ok_or_else(|| invalid("no graph"))?;
+        if self.edits.strip_nan_guards {
+            let outputs: Vec<String> = graph.outputs.iter().map(|(n, _)| n.clone()).collect();
+            self.nan_guards += strip_nan_guards(&mut graph.nodes, &outputs).map_err(invalid)?;
+        }
+        if self.edits.gather_head {
+            let opset = default_opset(&out).map_err(invalid)?;
+            self.head_gathered =
+                crate::scoring_graph::gather_head(&mut graph.nodes, opset).map_err(invalid)?;
+            if self.head_gathered {
+                graph.outputs.retain(|(name, _)| name != "logits");
+            }
+        }
+        let mut bytes = graph.fields;
+        for (_, field) in &graph.outputs {
+            bytes.extend_from_slice(field);
+        }
+        for node in &graph.nodes {
+            message(&mut bytes, GRAPH_NODE, node);
+        }
+        message(&mut out, MODEL_GRAPH, &bytes);
         Ok(out)
     }
 
-    fn graph(&mut self, s: &mut Stream, end: u64) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        let (mut nodes, mut outputs) = (Vec::new(), Vec::new());
+    fn graph(&mut self, s: &mut Stream, end: u64) -> io::Result<Graph> {
+        let mut g = Graph {
+            fields: Vec::new(),
+            nodes: Vec::new(),
+            outputs: Vec::new(),
+        };
         while s.pos < end {
             let key = s.varint()?;
             if key == (GRAPH_INITIALIZER << 3 | LENGTH_DELIMITED) {
                 let end = s.end_of_message()?;
                 let tensor = self.tensor(s, end)?;
-                message(&mut out, GRAPH_INITIALIZER, &tensor);
+                message(&mut g.fields, GRAPH_INITIALIZER, &tensor);
             } else if key == (GRAPH_NODE << 3 | LENGTH_DELIMITED) {
                 let n = s.varint()?;
-                nodes.push(s.bytes(n)?);
+                g.nodes.push(s.bytes(n)?);
+            } else if key == (GRAPH_OUTPUT << 3 | LENGTH_DELIMITED) {
+                let mut field = Vec::new();
+                s.copy_field(key, &mut field)?;
+                g.outputs
+                    .push((field_name(&field).map_err(invalid)?, field));
             } else {
-                let start = out.len();
-                s.copy_field(key, &mut out)?;
-                if key == (GRAPH_OUTPUT << 3 | LENGTH_DELIMITED) {
-                    outputs.push(field_name(&out[start..]).map_err(invalid)?);
-                }
+                s.copy_field(key, &mut g.fields)?;
             }
         }
         s.at(end)?;
-        if self.strip_nan_guards {
-            self.nan_guards += strip_nan_guards(&mut nodes, &outputs).map_err(invalid)?;
-        }
-        // Nodes keep their order; the graph's other fields come first (field order is free).
-        for node in &nodes {
-            message(&mut out, GRAPH_NODE, node);
-        }
-        Ok(out)
+        Ok(g)
     }
 
     fn tensor(&mut self, s: &mut Stream, end: u64) -> io::Result<Vec<u8>> {
@@ -249,36 +304,6 @@ fn field_name(field: &[u8]) -> Result<String, &'static str> {
         _ => return Err("a graph output is not a message"),
     };
     value_info_name(value).ok_or("a graph output has no name")
-}
-
-/// A node's op type, inputs and outputs.
-struct NodeView {
-    op: String,
-    inputs: Vec<String>,
-    outputs: Vec<String>,
-    name: String,
-}
-
-fn view(node: &[u8]) -> Result<NodeView, &'static str> {
-    let mut v = NodeView {
-        op: String::new(),
-        inputs: Vec::new(),
-        outputs: Vec::new(),
-        name: String::new(),
-    };
-    for f in Fields::new(node) {
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        match f? {
-            (1, Value::Bytes(b)) => v.inputs.push(text(b)),
-            (2, Value::Bytes(b)) => v.outputs.push(text(b)),
-            (3, Value::Bytes(b)) => v.name = text(b),
-            (4, Value::Bytes(b)) => v.op = text(b),
-            // A non-default domain (field 7): not an ONNX operator, leave the graph alone.
-            (7, Value::Bytes(b)) if !b.is_empty() && b != b"ai.onnx" => v.op.clear(),
-            _ => {}
-        }
-    }
-    Ok(v)
 }
 
 /// Takes out the NaN guard that PyTorch's ONNX export of `scaled_dot_product_attention` puts
