@@ -15,8 +15,17 @@ example gets exactly --max-new-tokens tokens. The script checks this and reports
 `sums.generated_tokens`, new tokens without `</s>`; for the Python contenders, tokens after the start token and
 before the first `</s>`), and stops if they differ.
 
-Workload: the first --examples SQuAD v1.1 dev examples as T5 inputs (evalrun task `squad_v1`), greedy,
---max-new-tokens new tokens, batches of --batch-size, longest inputs (in tokens) first, inputs truncated to 512.
+Workloads (--workload):
+  squad     the first --examples SQuAD v1.1 dev examples as T5 inputs (evalrun task `squad_v1`), greedy,
+            --max-new-tokens new tokens (default 32);
+  summarise long-input summarisation, CNN/DM-like (evalrun task `cnndm`, `summarize: …`): CNN/DM itself is not
+            on this machine, so the inputs are the first --examples WikiText-2 test articles written in the
+            task's own `parallel` layout (cnndm/test.source, one article per line; test.target, its first
+            sentence) under WORK_DIR/summarise-data, every one longer than the 512 tokens inputs are cut to;
+            --max-new-tokens (default 128) new tokens, greedy (--beams 1) or beam search (--beams 4, length
+            penalty 0.6, the task's default: every contender gets the same).
+Batches of --batch-size examples (beam search decodes batch × beams rows), longest inputs (in tokens) first,
+inputs truncated to 512.
 
 Contenders (round-robin, --repeats passes each, best pass kept; every pass starts from a freshly loaded model, as
 a real evaluation does — loading is never timed except in the "whole process" row):
@@ -38,6 +47,8 @@ undistorted pass. The table says how many passes each figure is the best of; res
 Usage (repository root, fixtures venv, `cargo build --release -p evalrun-cli` done, ORT set up by
 scripts/setup-ort.sh):
   python scripts/bench_t5.py --threads 2 --examples 64 --max-new-tokens 32 --batch-size 16
+  python scripts/bench_t5.py --workload summarise --examples 8 --batch-size 4 --beams 1
+  python scripts/bench_t5.py --workload summarise --examples 8 --batch-size 2 --beams 4
 """
 
 import argparse
@@ -56,7 +67,11 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EOS = 1
 MAX_INPUT = 512
-TASK = "squad_v1"
+WORKLOADS = {  # evalrun task, default new tokens, what the report calls the inputs
+    "squad": ("squad_v1", 32, "SQuAD v1.1 dev"),
+    "summarise": ("cnndm", 128, "long-input summarisation (CNN/DM layout, WikiText-2 test articles)"),
+}
+LENGTH_PENALTY = 0.6  # the cnndm task's default, given to every contender when beams > 1
 # google-t5/t5-base config.json (task_specific_params left out: generation reads none of them), plus the
 # values transformers 4.57 fills in by default, written out so the architecture does not depend on them.
 T5_BASE = {
@@ -71,6 +86,7 @@ TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 CONTENDERS = ["evalrun", "transformers", "optimum"]
 
 log = logging.getLogger("bench_t5")
+DEFAULT_INPUTS = str(ROOT / "target" / "t5-reference" / "squad_v1.jsonl")
 
 
 def parse_args():
@@ -78,7 +94,9 @@ def parse_args():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--examples", type=int, default=64, help="first N SQuAD dev examples (evalrun --limit)")
-    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--workload", choices=sorted(WORKLOADS), default="squad")
+    p.add_argument("--max-new-tokens", type=int, help="default: 32 (squad), 128 (summarise)")
+    p.add_argument("--beams", type=int, default=1, help="1: greedy; more: beam search, length penalty 0.6")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--data-dir", default=os.environ.get("EVALRUN_DATA_DIR", str(ROOT.parent / "shared" / "data")))
     p.add_argument("--tokenizer", default=str(ROOT / "tests" / "fixtures" / "models" / "t5-tiny"),
@@ -94,7 +112,7 @@ def parse_args():
     p.add_argument("--retries", type=int, default=2,
                    help="redo a pass during which other processes used over 5%% of the CPUs, at most this many times")
     p.add_argument("--render", metavar="JSON", help="only print the report of an earlier run's results file")
-    p.add_argument("--inputs", default=str(ROOT / "target" / "t5-reference" / "squad_v1.jsonl"),
+    p.add_argument("--inputs", default=DEFAULT_INPUTS,
                    help="JSONL with an `input` field, read only when evalrun is not among the contenders")
     a = p.parse_args()
     a.contenders = [c.strip() for c in a.contenders.split(",") if c.strip()]
@@ -102,6 +120,9 @@ def parse_args():
     if unknown or not a.contenders:
         p.error(f"--contenders: unknown {sorted(unknown)}; choose from {CONTENDERS}")
     a.contenders.sort(key=CONTENDERS.index)  # evalrun first: its predictions file supplies the inputs
+    a.task, default_tokens, a.inputs_label = WORKLOADS[a.workload]
+    if a.max_new_tokens is None:
+        a.max_new_tokens = default_tokens
     return a
 
 
@@ -133,6 +154,30 @@ def build(work, tokenizer_dir):
         tmp.rename(onnx)
         log.info("exported in %.0f s: %s", time.perf_counter() - t0, ", ".join(sorted(p.name for p in onnx.iterdir())))
     return pt, onnx
+
+
+def summarise_data(data_dir, work, examples):
+    """A data dir holding `cnndm/test.source` and `test.target` (the cnndm task's `parallel` layout) made of the
+    first `examples` WikiText-2 test articles: each article's text on one line (whitespace collapsed), its first
+    sentence as the reference. Every source is far longer than the 512 tokens T5 inputs are cut to."""
+    out = work / "summarise-data"
+    text = (data_dir / "lm/wikitext-2/wiki.test.tokens").read_text(encoding="utf-8")
+    articles, current = [], None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("= ") and not stripped.startswith("= = "):
+            current = []
+            articles.append(current)
+        elif stripped and current is not None and not stripped.startswith("= = "):
+            current.append(stripped)
+    lines = [" ".join(" ".join(paragraphs).split()) for paragraphs in articles]
+    lines = [l for l in lines if len(l.split()) > 600][:examples]
+    if len(lines) < examples:
+        sys.exit(f"only {len(lines)} WikiText-2 test articles are long enough; ask for fewer --examples")
+    (out / "cnndm").mkdir(parents=True, exist_ok=True)
+    (out / "cnndm" / "test.source").write_text("".join(l + "\n" for l in lines), encoding="utf-8")
+    (out / "cnndm" / "test.target").write_text("".join(l.split(" . ")[0] + " .\n" for l in lines), encoding="utf-8")
+    return out
 
 
 class ForeignCpu:
@@ -181,10 +226,12 @@ def run_evalrun(binary, onnx, data_dir, a, predictions):
     """One evalrun process: (in-process task seconds, generated tokens, process seconds, peak RSS KiB)."""
     with tempfile.TemporaryDirectory(dir=a.work_dir) as tmp:
         record = pathlib.Path(tmp) / "r.json"
-        cmd = ["/usr/bin/time", "-f", "%M", str(binary), "-q", "run", "--model", str(onnx), "--task", TASK,
+        cmd = ["/usr/bin/time", "-f", "%M", str(binary), "-q", "run", "--model", str(onnx), "--task", a.task,
                "--limit", str(a.examples), "--data-dir", str(data_dir), "--batch-size", str(a.batch_size),
                "--threads", str(a.threads), "--bootstrap", "0", "--max-new-tokens", str(a.max_new_tokens),
-               "--output", str(record)]
+               "--beams", str(a.beams), "--output", str(record)]
+        if a.beams > 1:
+            cmd += ["--length-penalty", str(LENGTH_PENALTY)]
         if predictions:
             cmd += ["--predictions", str(predictions)]
         t0 = time.perf_counter()
@@ -194,7 +241,7 @@ def run_evalrun(binary, onnx, data_dir, a, predictions):
             log.error("evalrun failed (exit %d): %s\n%s", proc.returncode, " ".join(cmd[3:]), proc.stderr[-4000:])
             raise SystemExit("evalrun failed; rerun with --contenders transformers,optimum to bench the others")
         peak_kib = int(proc.stderr.strip().splitlines()[-1])
-        result = json.loads(record.read_text())["results"][TASK]
+        result = json.loads(record.read_text())["results"][a.task]
         if result["n"] != a.examples:
             log.warning("evalrun scored %d examples, not %d", result["n"], a.examples)
         return result["wall_seconds"], int(result["sums"]["generated_tokens"]), process_seconds, peak_kib
@@ -222,8 +269,9 @@ def python_pass(model, tok, texts, a):
         for s in range(0, len(order), a.batch_size):
             idx = order[s:s + a.batch_size]
             enc = tok([texts[i] for i in idx], truncation=True, max_length=MAX_INPUT, padding=True, return_tensors="pt")
+            beam = {"num_beams": a.beams, "length_penalty": LENGTH_PENALTY} if a.beams > 1 else {"num_beams": 1}
             out = model.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                                 max_new_tokens=a.max_new_tokens, do_sample=False, num_beams=1)
+                                 max_new_tokens=a.max_new_tokens, do_sample=False, **beam)
             tokens += sum(generated_count(out))
             for i, text in zip(idx, tok.batch_decode(out, skip_special_tokens=True)):
                 outputs[i] = text.strip()
@@ -266,6 +314,8 @@ def main():
     if "evalrun" in a.contenders and not binary.exists():
         sys.exit(f"`{binary}` is missing: cargo build --release -p evalrun-cli")
     data_dir = pathlib.Path(a.data_dir)
+    if a.workload == "summarise":
+        data_dir = summarise_data(data_dir, work, a.examples)
     pt, onnx = build(work, a.tokenizer)
     tok = AutoTokenizer.from_pretrained(onnx)
     predictions = work / "evalrun-predictions.jsonl"
@@ -341,6 +391,7 @@ def main():
     summary = {
         "threads": a.threads, "cpu_count": os.cpu_count(), "machine": cpu_model(),
         "examples": a.examples, "max_new_tokens": a.max_new_tokens, "batch_size": a.batch_size,
+        "workload": a.workload, "inputs_label": a.inputs_label, "beams": a.beams,
         "repeats": a.repeats, "generated_tokens": tokens, "input_tokens": input_tokens,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "onnxruntime_python": onnxruntime.__version__},
@@ -380,9 +431,12 @@ def render(s):
                         "(tokenize + generate + decode)",
         "optimum": "optimum ORTModelForSeq2SeqLM generate, merged decoder (tokenize + generate + decode)",
     }
+    beams = s.get("beams", 1)
+    decoding = "greedy" if beams == 1 else f"beam search, {beams} beams, length penalty {LENGTH_PENALTY}"
     print(f"\nthreads={s['threads']} (machine: {s['cpu_count']} CPUs, {s.get('machine', '?')}); T5-base architecture "
-          f"(222M, 12+12 layers, vocab 32128), random weights; SQuAD v1.1 dev, first {s['examples']} examples "
-          f"({sum(inputs)} input tokens, {min(inputs)}–{max(inputs)} per example); greedy, {s['max_new_tokens']} new "
+          f"(222M, 12+12 layers, vocab 32128), random weights; {s.get('inputs_label', 'SQuAD v1.1 dev')}, first "
+          f"{s['examples']} examples ({sum(inputs)} input tokens, {min(inputs)}–{max(inputs)} per example); "
+          f"{decoding}, {s['max_new_tokens']} new "
           f"tokens per example, batch {s['batch_size']}, longest first; best of {s['repeats']} round-robin passes "
           f"(distorted ones redone); transformers {s['versions']['transformers']}, onnxruntime "
           f"{s['versions']['onnxruntime_python']}\n")

@@ -8,15 +8,16 @@ vocabulary) with seeded random weights — the cost is the real one. Built here 
 
 Workloads and contenders:
   wikitext   WikiText-2 test, first --articles articles, lm-eval `wikitext` (rolling, disjoint 1024 windows):
-             evalrun | evalrun with the attention NaN guards kept (EVALRUN_NAN_GUARDS=keep) | evalrun handing
-             ONNX Runtime the whole file (EVALRUN_MAP_WEIGHTS=0, which keeps the guards too) | lm-eval HFLM `loglikelihood_rolling` |
-             a transformers loop over the same windows
+             evalrun | lm-eval HFLM `loglikelihood_rolling` | a transformers loop over the same windows;
+             with --isolate also evalrun with the attention NaN guards kept (EVALRUN_NAN_GUARDS=keep) and evalrun
+             handing ONNX Runtime the whole file (EVALRUN_MAP_WEIGHTS=0, which keeps the guards too)
   lambada    LAMBADA (OpenAI), first --lambada examples, `lambada_openai`:
-             evalrun | lm-eval HFLM `loglikelihood` | a transformers loop (one forward per example)
+             evalrun | evalrun with the LM head over every position (EVALRUN_HEAD_GATHER=0) |
+             lm-eval HFLM `loglikelihood` | a transformers loop (one forward per example)
   cbt        CBT-format multiple choice built from WikiText-2 text (20 context sentences, a 21st with one word
              replaced by XXXXX, 10 candidates from the context), evalrun task `cbt_cn`:
-             evalrun (shared prefix) | evalrun scoring each pair alone (EVALRUN_SHARED_PREFIX=0) |
-             lm-eval HFLM `loglikelihood` on the same (context, continuation) pairs
+             evalrun (shared prefix) | evalrun with the LM head over every position | evalrun scoring each pair
+             alone (EVALRUN_SHARED_PREFIX=0) | lm-eval HFLM `loglikelihood` on the same (context, continuation) pairs
   gemm       the sitting's GEMM peak: torch float32 matmuls of GPT-2's shapes on --threads threads.
 Model-FLOP utilisation (MFU) = scored tokens/s × forward FLOPs per token (2 × matmul parameters incl. the
 LM head + 2 × layers × context × hidden, Kaplan et al.) / GEMM peak.
@@ -58,6 +59,9 @@ def args_():
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--batch-tokens", type=int, default=1024, help="evalrun --batch-tokens (passed explicitly)")
     p.add_argument("--workloads", default="gemm,wikitext,lambada,cbt")
+    p.add_argument("--isolate", action="store_true",
+                   help="also the WikiText-2 rows that isolate the load-time rewrites (NaN guards, weights in place)")
+    p.add_argument("--name", default="lm", help="the report is written to OUT/<date>-<name>.md and .json")
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--tokenizer", default=str(ROOT.parent / "shared" / "tokenizers" / "gpt2"))
     p.add_argument("--work-dir", default=str(ROOT / "target" / "bench"))
@@ -180,21 +184,28 @@ def main():
     workloads = {
         "wikitext": ("wikitext2", {
             "evalrun": lambda: run_evalrun(onnx, data, "wikitext2", a),
-            "evalrun, NaN guards kept": lambda: run_evalrun(onnx, data, "wikitext2", a, {"EVALRUN_NAN_GUARDS": "keep"}),
-            "evalrun, whole file to ONNX Runtime (guards kept too)": lambda: run_evalrun(
-                onnx, data, "wikitext2", a, {"EVALRUN_MAP_WEIGHTS": "0"}),
+            **({
+                "evalrun, NaN guards kept": lambda: run_evalrun(onnx, data, "wikitext2", a,
+                                                                {"EVALRUN_NAN_GUARDS": "keep"}),
+                "evalrun, whole file to ONNX Runtime (guards kept too)": lambda: run_evalrun(
+                    onnx, data, "wikitext2", a, {"EVALRUN_MAP_WEIGHTS": "0"}),
+            } if a.isolate else {}),
             f"lm-eval HFLM (batch {a.batch_size})": lambda: timed(lambda: hflm.loglikelihood_rolling(
                 [Instance("loglikelihood_rolling", {}, (t,), i) for i, t in enumerate(targets)], disable_tqdm=True)),
             "transformers loop": lambda: timed(wiki_loop),
         }),
         "lambada": ("lambada_openai", {
             "evalrun": lambda: run_evalrun(onnx, data, "lambada_openai", a),
+            "evalrun, LM head over every position": lambda: run_evalrun(onnx, data, "lambada_openai", a,
+                                                                        {"EVALRUN_HEAD_GATHER": "0"}),
             f"lm-eval HFLM (batch {a.batch_size})": lambda: timed(lambda: hflm.loglikelihood(
                 [Instance("loglikelihood", {}, c, i) for i, c in enumerate(lambada_pairs)], disable_tqdm=True)),
             "transformers loop": lambda: timed(lambada_loop),
         }),
         "cbt": ("cbt_cn", {
             "evalrun": lambda: run_evalrun(onnx, data, "cbt_cn", a),
+            "evalrun, LM head over every position": lambda: run_evalrun(onnx, data, "cbt_cn", a,
+                                                                        {"EVALRUN_HEAD_GATHER": "0"}),
             "evalrun, each pair alone": lambda: run_evalrun(onnx, data, "cbt_cn", a, {"EVALRUN_SHARED_PREFIX": "0"}),
             f"lm-eval HFLM per pair (batch {a.batch_size})": lambda: timed(lambda: hflm.loglikelihood(
                 [Instance("loglikelihood", {}, c, i) for i, c in enumerate(cbt_pairs)], disable_tqdm=True)),
@@ -267,9 +278,9 @@ def main():
               "whose model is loaded once before the sitting). Peak RSS: GNU time's maximum resident set of the "
               "evalrun process, model load included."]
     report = "\n".join(lines) + "\n"
-    path = out / f"{stamp}-lm.md"
+    path = out / f"{stamp}-{a.name}.md"
     path.write_text(report, encoding="utf-8")
-    (out / f"{stamp}-lm.json").write_text(json.dumps({"passes": passes, "gemm": gemm}, indent=1), encoding="utf-8")
+    (out / f"{stamp}-{a.name}.json").write_text(json.dumps({"passes": passes, "gemm": gemm}, indent=1), encoding="utf-8")
     print(report)
     log.info("wrote %s", path)
 
