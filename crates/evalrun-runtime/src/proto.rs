@@ -172,6 +172,18 @@ pub(crate) fn default_opset(model: &[u8]) -> Result<Option<i64>, &'static str> {
     Ok(found)
 }
 
+/// `Op(inputs)->outputs` for each node: what tests compare graphs by.
+#[cfg(test)]
+pub(crate) fn describe(nodes: &[Vec<u8>]) -> Vec<String> {
+    nodes
+        .iter()
+        .map(|n| {
+            let v = view(n).unwrap();
+            format!("{}({})->{}", v.op, v.inputs.join(","), v.outputs.join(","))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -400,6 +400,7 @@ fn value_info(name: &str, elem_type: i64, dims: &[&str]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::describe as ops;
 
     /// A minimal ModelProto: opset `opset`, one graph with the given outputs.
     fn model(opset: i64, outputs: &[&str]) -> Vec<u8> {
@@ -446,16 +447,6 @@ mod tests {
         assert!(again.0.contains("already names"), "{again}");
         let garbage = extend(&mut vec![0x0a, 0xff], false).unwrap_err();
         assert!(garbage.0.contains("not a readable ONNX"), "{garbage}");
-    }
-
-    fn ops(nodes: &[Vec<u8>]) -> Vec<String> {
-        nodes
-            .iter()
-            .map(|n| {
-                let v = view(n).unwrap();
-                format!("{}({})->{}", v.op, v.inputs.join(","), v.outputs.join(","))
-            })
-            .collect()
     }
 
     #[test]

@@ -472,6 +472,7 @@ impl Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::describe as ops;
 
     /// ModelProto { ir_version, graph { name, initializer: [big, small] }, opset }.
     fn model(big: &[u8]) -> Vec<u8> {
@@ -593,16 +594,6 @@ mod tests {
 
     fn node(op: &str, inputs: &[&str], output: &str) -> Vec<u8> {
         crate::proto::node(op, inputs, output, &format!("{op}_{output}"), &[])
-    }
-
-    fn ops(nodes: &[Vec<u8>]) -> Vec<String> {
-        nodes
-            .iter()
-            .map(|n| {
-                let v = view(n).unwrap();
-                format!("{}({})->{}", v.op, v.inputs.join(","), v.outputs.join(","))
-            })
-            .collect()
     }
 
     /// The pattern of PyTorch's `scaled_dot_product_attention` export, and near misses.
