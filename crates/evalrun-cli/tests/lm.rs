@@ -450,7 +450,7 @@ fn in_graph_log_probabilities_equal_host_logits() {
 /// `LogSoftmax`, `GatherElements`, `ArgMax` per chunk of 256 positions) gives the scores of the
 /// export's head run over every position: rolling windows (the last scores only its tail),
 /// single continuations, candidates sharing a context (scored against its cache), in batches
-/// of up to 1000 scored positions (every chunk, the last one longer).
+/// of up to 1000 scored positions (four chunks filled, the others empty).
 #[test]
 fn a_head_over_the_scored_positions_alone_scores_the_same() {
     use evalrun_core::lm::{continuation_window, rolling_windows};

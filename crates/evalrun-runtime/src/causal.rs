@@ -5,9 +5,9 @@
 //! exports with past, empty `past_key_values.*` tensors (sequence length 0) plus
 //! `use_cache_branch = false` for merged decoders — so both exports compute the same thing.
 //! Outputs: by default the graph is extended at load time ([`crate::scoring_graph`]) so that
-//! ONNX Runtime returns per scored position only the target's log-probability and the argmax,
-//! with the LM head run over the scored positions alone where the graph allows; evalrun sums
-//! them in f64. Where the graph
+//! ONNX Runtime returns only the target's log-probability and the argmax — per scored token
+//! where the LM head can be rewritten to run at the scored positions alone, per position
+//! otherwise; evalrun sums them in f64. Where the graph
 //! cannot be extended (the reason is logged), or with `EVALRUN_HOST_LOGITS=1`, it reads
 //! `logits` `[batch, tokens, vocab]` and takes the log-softmax in f64 for the scored positions
 //! itself. Either way batches are cut by a token budget so that `batch × tokens × vocab` stays
@@ -489,6 +489,13 @@ impl CausalLm {
         width: usize,
         past: Option<&[Vec<f32>]>,
     ) -> Result<Vec<WindowScore>, RuntimeError> {
+        if windows.iter().all(|w| w.first_target >= w.tokens.len()) {
+            // Nothing to score (one-token windows, say): no call, empty scores.
+            return Ok(windows
+                .iter()
+                .map(|w| score_window(w, |_| (0.0, 0)))
+                .collect());
+        }
         let rows = windows.len();
         let mut ids = Vec::with_capacity(rows * width);
         let mut mask = Vec::with_capacity(rows * (offset + width));
@@ -601,52 +608,67 @@ impl CausalLm {
                 );
             }
         }
-        if targets.is_empty() {
-            // Nothing is scored (windows without targets): run one position all the same.
-            targets.push(i64::from(self.eot));
-            positions.extend([0, 0]);
-        }
         let n = targets.len() as i64;
-        let (logprob_shape, argmax_shape) = if gathered {
-            (vec![n, 1], vec![n])
+        let shape = if gathered {
+            vec![n, 1]
         } else {
-            (
-                vec![rows as i64, width as i64, 1],
-                vec![rows as i64, width as i64],
-            )
+            vec![rows as i64, width as i64, 1]
         };
-        inputs.extend(self.scoring_inputs(targets, positions, &logprob_shape)?);
+        inputs.extend(self.scoring_inputs(targets, positions, &shape)?);
+        let wanted = if gathered {
+            OutputSelector::no_default().with(scoring_graph::SCORES)
+        } else {
+            OutputSelector::no_default()
+                .with(scoring_graph::TARGET_LOGPROB)
+                .with(scoring_graph::ARGMAX)
+        };
         let options = RunOptions::new()
             .map_err(ort_error("creating run options"))?
-            .with_outputs(
-                OutputSelector::no_default()
-                    .with(scoring_graph::TARGET_LOGPROB)
-                    .with(scoring_graph::ARGMAX),
-            );
+            .with_outputs(wanted);
         let outputs = self
             .session
             .run_with_options(inputs, &options)
             .map_err(ort_error("running a batch"))?;
-        let (shape, logprob) = outputs[scoring_graph::TARGET_LOGPROB]
-            .try_extract_tensor::<f32>()
-            .map_err(ort_error("reading the scoring outputs"))?;
-        if shape[..] != logprob_shape[..] {
-            return Err(RuntimeError::OutputShape {
-                name: scoring_graph::TARGET_LOGPROB.into(),
-                shape: shape.to_vec(),
-                expected: format!("{logprob_shape:?}"),
-            });
-        }
-        let (shape, argmax) = outputs[scoring_graph::ARGMAX]
-            .try_extract_tensor::<i64>()
-            .map_err(ort_error("reading the argmax output"))?;
-        if shape[..] != argmax_shape[..] {
-            return Err(RuntimeError::OutputShape {
-                name: scoring_graph::ARGMAX.into(),
-                shape: shape.to_vec(),
-                expected: format!("{argmax_shape:?}"),
-            });
-        }
+        // (log-probability, argmax) of output index `at`.
+        let (logprob, argmax): (Vec<f32>, Vec<u32>) = if gathered {
+            let (got, scores) = outputs[scoring_graph::SCORES]
+                .try_extract_tensor::<f32>()
+                .map_err(ort_error("reading the scoring output"))?;
+            if got[..] != [n, 2] {
+                return Err(RuntimeError::OutputShape {
+                    name: scoring_graph::SCORES.into(),
+                    shape: got.to_vec(),
+                    expected: format!("[{n}, 2]"),
+                });
+            }
+            // The argmax travels as a float32: exact below 2^24.
+            scores
+                .chunks_exact(2)
+                .map(|pair| (pair[0], pair[1] as u32))
+                .unzip()
+        } else {
+            let (got, logprob) = outputs[scoring_graph::TARGET_LOGPROB]
+                .try_extract_tensor::<f32>()
+                .map_err(ort_error("reading the scoring outputs"))?;
+            if got[..] != shape[..] {
+                return Err(RuntimeError::OutputShape {
+                    name: scoring_graph::TARGET_LOGPROB.into(),
+                    shape: got.to_vec(),
+                    expected: format!("{shape:?}"),
+                });
+            }
+            let (got, argmax) = outputs[scoring_graph::ARGMAX]
+                .try_extract_tensor::<i64>()
+                .map_err(ort_error("reading the argmax output"))?;
+            if got[..] != shape[..2] {
+                return Err(RuntimeError::OutputShape {
+                    name: scoring_graph::ARGMAX.into(),
+                    shape: got.to_vec(),
+                    expected: format!("{:?}", &shape[..2]),
+                });
+            }
+            (logprob.to_vec(), argmax.iter().map(|&a| a as u32).collect())
+        };
         Ok(windows
             .iter()
             .enumerate()
@@ -654,7 +676,7 @@ impl CausalLm {
                 let (start, first) = (start[r], first(w));
                 score_window(w, |j| {
                     let at = start + j - first;
-                    (f64::from(logprob[at]), argmax[at] as u32)
+                    (f64::from(logprob[at]), argmax[at])
                 })
             })
             .collect())

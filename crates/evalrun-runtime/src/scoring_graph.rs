@@ -25,14 +25,18 @@
 //! for c in 0..HEAD_CHUNKS, rows [c·HEAD_CHUNK, (c+1)·HEAD_CHUNK) (the last chunk: to the end):
 //!   h_c = Slice(evalrun_head_hidden), t_c = Slice(evalrun_target_ids)
 //!   l_c = MatMul(h_c, W); p_c = GatherElements(LogSoftmax(l_c), t_c); a_c = ArgMax(l_c)
-//! evalrun_target_logprob = Concat(p_0 …)                                              [scored, 1]
-//! evalrun_argmax         = Concat(a_0 …)                                              [scored]
+//!   s_c = Concat(p_c, Cast<float>(a_c), axis=1)                                      [rows of c, 2]
+//! evalrun_scores = Concat(s_0 …, axis=0)     (log-probability, argmax as float)    [scored, 2]
 //! ```
 //!
-//! The head's `logits` output goes. ONNX Runtime runs the nodes in their order and frees each
-//! chunk's logits before the next chunk's, so at most `HEAD_CHUNK` rows of logits (51 MB for
-//! GPT-2) and their log-softmax live at once. Each logit is the same dot product as in the
-//! whole head. `EVALRUN_HEAD_GATHER=0` keeps the export's head and appends the nodes above.
+//! The head's `logits` output goes. Everything a chunk computes feeds one tensor, `s_c`, and
+//! `s_c` feeds only the output: ONNX Runtime orders nodes by a depth-first walk back from the
+//! graph's outputs (`GraphViewer`'s `ReverseDFSFrom`), so it finishes one chunk — and frees its
+//! logits and log-softmax — before it starts the next. At most `HEAD_CHUNK` rows of logits (51
+//! MB for GPT-2) and their log-softmax live at once, up to `HEAD_CHUNKS × HEAD_CHUNK` scored
+//! positions per call; the last chunk takes the rest. The argmax travels as a float32, exact
+//! for vocabularies below 2^24. Each logit is the same dot product as in the whole head.
+//! `EVALRUN_HEAD_GATHER=0` keeps the export's head and appends the nodes above.
 //!
 //! The log-softmax is float32 inside ONNX Runtime, as lm-eval's `F.log_softmax` is in torch; the
 //! caller sums the per-token values in f64. `ArgMax` keeps the first index on ties, as torch's
@@ -55,13 +59,17 @@ pub const TARGET_IDS: &str = "evalrun_target_ids";
 pub const TARGET_LOGPROB: &str = "evalrun_target_logprob";
 pub const ARGMAX: &str = "evalrun_argmax";
 pub const HEAD_POSITIONS: &str = "evalrun_head_positions";
+/// A gathered head's one output: `[scored, 2]`, log-probability and argmax per scored token.
+pub const SCORES: &str = "evalrun_scores";
 const LOG_SOFTMAX: &str = "evalrun_log_softmax";
 const HEAD_HIDDEN: &str = "evalrun_head_hidden";
 
 /// Scored positions per chunk of a gathered head, and how many chunks (the last takes the
-/// rest): at most 256 × 50257 logits (51 MB) and their log-softmax at a time for GPT-2.
+/// rest): at most 256 × 50257 logits (51 MB) and their log-softmax at a time for GPT-2, up to
+/// 4096 scored positions per call (`--batch-size auto` may pick four 1024-token windows).
+/// Chunks left empty cost a few empty kernel calls.
 pub const HEAD_CHUNK: i64 = 256;
-const HEAD_CHUNKS: i64 = 4;
+const HEAD_CHUNKS: i64 = 16;
 
 /// Why a graph could not be extended (the caller falls back to reading `logits`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +105,7 @@ pub fn extend_file(path: &Path, gather_head: bool) -> Result<InPlace, NotExtende
 }
 
 /// Replaces the LM head (`logits = MatMul(hidden, W)`) in the node list by one that runs only
-/// at [`HEAD_POSITIONS`], in chunks, and ends in [`TARGET_LOGPROB`] and [`ARGMAX`] (module
+/// at [`HEAD_POSITIONS`], in chunks, and ends in [`SCORES`] (module
 /// docs); the caller drops the graph's `logits` output and [`extend`] declares the new inputs
 /// and outputs. `Ok(false)`, nodes untouched, where the graph does not have that shape (no such
 /// head in the main graph, subgraphs, a name taken, opset before 11).
@@ -157,7 +165,7 @@ pub(crate) fn gather_head(
         )
     };
     head.push(constant("evalrun_head_axis", 0));
-    let (mut logprobs, mut argmaxes) = (Vec::new(), Vec::new());
+    let mut chunks = Vec::new();
     for c in 0..HEAD_CHUNKS {
         let name = |what: &str| format!("evalrun_head_{what}_{c}");
         let end = if c + 1 == HEAD_CHUNKS {
@@ -203,21 +211,30 @@ pub(crate) fn gather_head(
             "ArgMax",
             &[&name("logits")],
             "argmax",
-            &[attr_int("axis", -1), attr_int("keepdims", 0)],
+            &[attr_int("axis", -1), attr_int("keepdims", 1)],
         ));
-        logprobs.push(name("logprob"));
-        argmaxes.push(name("argmax"));
-    }
-    for (parts, output) in [(logprobs, TARGET_LOGPROB), (argmaxes, ARGMAX)] {
-        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        head.push(node(
+        head.push(step(
+            "Cast",
+            &[&name("argmax")],
+            "argmax_float",
+            &[attr_int("to", FLOAT)],
+        ));
+        head.push(step(
             "Concat",
-            &parts,
-            output,
-            &format!("{output}_node"),
-            &[attr_int("axis", 0)],
+            &[&name("logprob"), &name("argmax_float")],
+            "scores",
+            &[attr_int("axis", 1)],
         ));
+        chunks.push(name("scores"));
     }
+    let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    head.push(node(
+        "Concat",
+        &chunks,
+        SCORES,
+        &format!("{SCORES}_node"),
+        &[attr_int("axis", 0)],
+    ));
     nodes.splice(i..=i, head);
     Ok(true)
 }
@@ -243,6 +260,7 @@ pub fn extend(model: &mut Vec<u8>, head_gathered: bool) -> Result<(), NotExtende
         ARGMAX,
         LOG_SOFTMAX,
         HEAD_POSITIONS,
+        SCORES,
     ]
     .iter()
     .find(|n| info.inputs.iter().chain(&info.outputs).any(|o| o == *n))
@@ -254,8 +272,7 @@ pub fn extend(model: &mut Vec<u8>, head_gathered: bool) -> Result<(), NotExtende
         let declare = [
             (11, HEAD_POSITIONS, INT64, &["scored_positions", "2"][..]),
             (11, TARGET_IDS, INT64, &["scored_positions", "1"]),
-            (12, TARGET_LOGPROB, FLOAT, &["scored_positions", "1"]),
-            (12, ARGMAX, INT64, &["scored_positions"]),
+            (12, SCORES, FLOAT, &["scored_positions", "2"]),
         ];
         for (field, name, ty, dims) in declare {
             message(&mut graph, field, &value_info(name, ty, dims));
@@ -478,22 +495,31 @@ mod tests {
                 ops[m],
                 format!("MatMul(evalrun_head_hidden_{c},wte_t)->evalrun_head_logits_{c}")
             );
-            // Each chunk is done before the next one starts: its logits can be freed.
-            let argmax = format!("ArgMax(evalrun_head_logits_{c})->evalrun_head_argmax_{c}");
-            let done = ops.iter().position(|o| *o == argmax).unwrap();
-            assert!(
-                matmuls.get(c + 1).is_none_or(|&next| done < next),
-                "{ops:#?}"
-            );
-        }
-        let concat = |output: &str| {
-            let parts: Vec<String> = (0..HEAD_CHUNKS)
-                .map(|c| format!("evalrun_head_{output}_{c}"))
+            // The chunk's logits are read by its log-softmax and argmax only, and everything
+            // it computes ends in one tensor that only the output reads.
+            let readers: Vec<&String> = ops
+                .iter()
+                .filter(|o| o.contains(&format!("(evalrun_head_logits_{c})")))
                 .collect();
-            parts.join(",")
-        };
-        assert!(ops.contains(&format!("Concat({})->{TARGET_LOGPROB}", concat("logprob"))));
-        assert!(ops.contains(&format!("Concat({})->{ARGMAX}", concat("argmax"))));
+            assert_eq!(readers.len(), 2, "{readers:?}");
+            let scores = format!(
+                "Concat(evalrun_head_logprob_{c},evalrun_head_argmax_float_{c})->evalrun_head_scores_{c}"
+            );
+            assert!(ops.contains(&scores), "{ops:#?}");
+        }
+        let chunks: Vec<String> = (0..HEAD_CHUNKS)
+            .map(|c| format!("evalrun_head_scores_{c}"))
+            .collect();
+        let readers_of_chunks = ops
+            .iter()
+            .filter(|o| {
+                chunks
+                    .iter()
+                    .any(|c| o.contains(&format!("{c},")) || o.contains(&format!("{c})")))
+            })
+            .count();
+        assert_eq!(readers_of_chunks, 1);
+        assert!(ops.contains(&format!("Concat({})->{SCORES}", chunks.join(","))));
         // Not this shape of head, or too old an opset: nodes untouched.
         for (mut nodes, opset) in [
             (graph(), Some(10)),
@@ -547,6 +573,6 @@ mod tests {
         extend(&mut m, true).unwrap();
         let info = inspect(&m).unwrap();
         assert_eq!(info.inputs, ["input_ids", HEAD_POSITIONS, TARGET_IDS]);
-        assert_eq!(info.outputs, ["present.0.key", TARGET_LOGPROB, ARGMAX]);
+        assert_eq!(info.outputs, ["present.0.key", SCORES]);
     }
 }
