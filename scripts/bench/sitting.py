@@ -8,7 +8,8 @@ vocabulary) with seeded random weights — the cost is the real one. Built here 
 
 Workloads and contenders:
   wikitext   WikiText-2 test, first --articles articles, lm-eval `wikitext` (rolling, disjoint 1024 windows):
-             evalrun | lm-eval HFLM `loglikelihood_rolling` | a transformers loop over the same windows;
+             evalrun | evalrun with attention over the whole [tokens, tokens] square (EVALRUN_ATTENTION_BLOCKS=0) |
+             lm-eval HFLM `loglikelihood_rolling` | a transformers loop over the same windows;
              with --isolate also evalrun with the attention NaN guards kept (EVALRUN_NAN_GUARDS=keep) and evalrun
              handing ONNX Runtime the whole file (EVALRUN_MAP_WEIGHTS=0, which keeps the guards too)
   lambada    LAMBADA (OpenAI), first --lambada examples, `lambada_openai`:
@@ -184,6 +185,8 @@ def main():
     workloads = {
         "wikitext": ("wikitext2", {
             "evalrun": lambda: run_evalrun(onnx, data, "wikitext2", a),
+            "evalrun, attention over the whole square": lambda: run_evalrun(onnx, data, "wikitext2", a,
+                                                                            {"EVALRUN_ATTENTION_BLOCKS": "0"}),
             **({
                 "evalrun, NaN guards kept": lambda: run_evalrun(onnx, data, "wikitext2", a,
                                                                 {"EVALRUN_NAN_GUARDS": "keep"}),

@@ -454,7 +454,7 @@ fn in_graph_log_probabilities_equal_host_logits() {
 #[test]
 fn a_head_over_the_scored_positions_alone_scores_the_same() {
     use evalrun_core::lm::{continuation_window, rolling_windows};
-    use evalrun_runtime::{CausalLm, Scoring};
+    use evalrun_runtime::{weights::Edits, CausalLm, Scoring};
     let runtime = runtime();
     let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
     let text: String = text.chars().take(5000).collect();
@@ -466,8 +466,14 @@ fn a_head_over_the_scored_positions_alone_scores_the_same() {
         .join(" ");
     for model in ["gpt2-tiny", "gpt2-tiny-past"] {
         let dir = fixtures().join("models").join(model);
-        let mut gathered = CausalLm::load_with_head(runtime, &dir, Scoring::InGraph, true).unwrap();
-        let mut full = CausalLm::load_with_head(runtime, &dir, Scoring::InGraph, false).unwrap();
+        let edits = |gather_head| Edits {
+            gather_head,
+            ..Edits::causal_lm_from_env()
+        };
+        let mut gathered =
+            CausalLm::load_with_edits(runtime, &dir, Scoring::InGraph, edits(true)).unwrap();
+        let mut full =
+            CausalLm::load_with_edits(runtime, &dir, Scoring::InGraph, edits(false)).unwrap();
         assert!(gathered.head_gathered(), "{model}");
         assert!(!full.head_gathered(), "{model}");
         let tokens = gathered.encoder().encode_pair(&text, "").unwrap().0;
@@ -503,6 +509,75 @@ fn a_head_over_the_scored_positions_alone_scores_the_same() {
                 "{model} window {i}"
             );
             assert_eq!(g.greedy_tokens, f.greedy_tokens, "{model} window {i}");
+        }
+    }
+}
+
+/// Causal attention in blocks of query rows (`evalrun_runtime::attention_blocks`) scores as the
+/// export's whole-square attention does. The fixture's windows are short, so the test lowers
+/// the thresholds (blocked above 24 tokens, four blocks of at least 8 rows): rolling windows of
+/// 200 tokens and the last window's tail, padded batches, short continuations (the export's
+/// branch), and candidates scored against a shared context's cache (a past: the export's
+/// branch too), on both fixture exports.
+#[test]
+fn attention_in_blocks_scores_as_the_whole_square() {
+    use evalrun_core::lm::{continuation_window, rolling_windows};
+    use evalrun_runtime::attention_blocks::Blocks;
+    use evalrun_runtime::{weights::Edits, CausalLm, Scoring};
+    let runtime = runtime();
+    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
+    let text: String = text.chars().take(5000).collect();
+    let context = text
+        .split_whitespace()
+        .skip(40)
+        .take(60)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let small = Blocks {
+        min_tokens: 24,
+        blocks: 4,
+        min_block: 8,
+    };
+    for model in ["gpt2-tiny", "gpt2-tiny-past"] {
+        let dir = fixtures().join("models").join(model);
+        let edits = |attention_blocks| Edits {
+            attention_blocks,
+            ..Edits::causal_lm_from_env()
+        };
+        let mut blocked =
+            CausalLm::load_with_edits(runtime, &dir, Scoring::InGraph, edits(Some(small))).unwrap();
+        let mut square =
+            CausalLm::load_with_edits(runtime, &dir, Scoring::InGraph, edits(None)).unwrap();
+        assert_eq!(blocked.attention_blocks(), 2, "{model}: both layers");
+        assert_eq!(square.attention_blocks(), 0, "{model}");
+        let tokens = blocked.encoder().encode_pair(&text, "").unwrap().0;
+        let mut windows = rolling_windows(&tokens, blocked.eot(), 200);
+        for (context, continuation) in [
+            ("The cat sat on the", " mat"),
+            (context.as_str(), " the"),
+            (context.as_str(), " a ship of the line"),
+            (context.as_str(), " 1917"),
+        ] {
+            let (a, b) = blocked
+                .encoder()
+                .encode_pair(context, continuation)
+                .unwrap();
+            windows.push(continuation_window(&a, &b, 200));
+        }
+        let b = blocked.score(&windows, 3, 1000, &mut |_| {}).unwrap();
+        let s = square.score(&windows, 3, 1000, &mut |_| {}).unwrap();
+        for (i, (b, s)) in b.iter().zip(&s).enumerate() {
+            assert!(
+                rel(b.loglikelihood, s.loglikelihood) < 1e-6,
+                "{model} window {i}: {} vs {}",
+                b.loglikelihood,
+                s.loglikelihood
+            );
+            assert_eq!(
+                (b.tokens, &b.greedy_tokens),
+                (s.tokens, &s.greedy_tokens),
+                "{model} window {i}"
+            );
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::model::{ModelConfig, ModelFiles};
 use crate::scoring_graph;
 use crate::seq2seq::present_name;
 use crate::session::{ort_error, Runtime};
+use crate::weights::Edits;
 
 /// Where the log-softmax over the vocabulary is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +85,8 @@ pub struct CausalLm {
     scoring: Scoring,
     /// The LM head reads only [`scoring_graph::HEAD_POSITIONS`] (in-graph scoring only).
     head_positions: bool,
+    /// Causal attentions with a blocked branch for long windows ([`crate::attention_blocks`]).
+    attention_blocks: usize,
     shared_prefix: bool,
     /// End-of-text token: the prefix of the first rolling window and the padding token.
     eot: u32,
@@ -101,22 +104,23 @@ impl CausalLm {
         dir: &Path,
         scoring: Scoring,
     ) -> Result<Self, RuntimeError> {
-        Self::load_with_head(runtime, dir, scoring, scoring_graph::gather_head_from_env())
+        Self::load_with_edits(runtime, dir, scoring, Edits::causal_lm_from_env())
     }
 
-    /// [`CausalLm::load_with`], saying whether the in-graph LM head should run only over the
-    /// scored positions ([`scoring_graph::gather_head`]; it does where the graph allows).
-    pub fn load_with_head(
+    /// [`CausalLm::load_with`], saying which edits the in-graph path makes to the graph: the
+    /// LM head run only over the scored positions ([`scoring_graph::gather_head`]), attention
+    /// in blocks ([`crate::attention_blocks`]); each where the graph allows.
+    pub fn load_with_edits(
         runtime: &Runtime,
         dir: &Path,
         scoring: Scoring,
-        gather_head: bool,
+        edits: Edits,
     ) -> Result<Self, RuntimeError> {
         let files = ModelFiles::locate(dir)?;
         let config = ModelConfig::load(&files)?;
-        let (session, scoring) = match scoring {
-            Scoring::HostLogits => (runtime.session(&files.onnx)?, Scoring::HostLogits),
-            Scoring::InGraph => match scoring_graph::extend_file(&files.onnx, gather_head) {
+        let (session, scoring, attention_blocks) = match scoring {
+            Scoring::HostLogits => (runtime.session(&files.onnx)?, Scoring::HostLogits, 0),
+            Scoring::InGraph => match scoring_graph::extend_file(&files.onnx, edits) {
                 Ok(model) => (
                     runtime.session_in_place(
                         &files.onnx,
@@ -124,10 +128,11 @@ impl CausalLm {
                         " (with evalrun's scoring nodes)",
                     )?,
                     Scoring::InGraph,
+                    model.attention_blocks,
                 ),
                 Err(why) => {
                     tracing::warn!(model = %files.onnx.display(), reason = %why, "log-probabilities are taken from the whole logits tensor on the host");
-                    (runtime.session(&files.onnx)?, Scoring::HostLogits)
+                    (runtime.session(&files.onnx)?, Scoring::HostLogits, 0)
                 }
             },
         };
@@ -219,7 +224,7 @@ impl CausalLm {
                 message: "no end-of-text token (`<|endoftext|>` or `eos_token_id`)".into(),
             })?;
         let takes_position_ids = names.contains(&"position_ids");
-        tracing::info!(model = %files.onnx.display(), past = past.len(), use_cache_branch, scoring = scoring.as_str(), head_positions, "causal LM loaded");
+        tracing::info!(model = %files.onnx.display(), past = past.len(), use_cache_branch, scoring = scoring.as_str(), head_positions, attention_blocks, "causal LM loaded");
         Ok(Self {
             session,
             files,
@@ -230,6 +235,7 @@ impl CausalLm {
             use_cache_branch,
             scoring,
             head_positions,
+            attention_blocks,
             // `EVALRUN_SHARED_PREFIX=0` scores every pair alone (benchmarks compare both).
             shared_prefix: std::env::var("EVALRUN_SHARED_PREFIX").map_or(true, |v| v != "0"),
             eot,
@@ -259,6 +265,10 @@ impl CausalLm {
     }
 
     /// Whether the LM head runs only over the scored positions.
+    pub fn attention_blocks(&self) -> usize {
+        self.attention_blocks
+    }
+
     pub fn head_gathered(&self) -> bool {
         self.head_positions
     }

@@ -5,6 +5,7 @@
 //! dynamic padding, runs them, and hands back per-example outputs in input order. It knows
 //! nothing about tasks or metrics: callers give it texts and get logits or embeddings.
 
+pub mod attention_blocks;
 pub mod backend;
 pub mod batch;
 pub mod causal;

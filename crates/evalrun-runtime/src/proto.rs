@@ -113,6 +113,88 @@ pub(crate) fn node(
     n
 }
 
+/// AttributeProto { name = 1, i = 3, type = 20 (INT = 2) }
+pub(crate) fn attr_int(name: &str, v: i64) -> Vec<u8> {
+    let mut a = Vec::new();
+    string(&mut a, 1, name);
+    int_field(&mut a, 3, v);
+    int_field(&mut a, 20, 2);
+    a
+}
+
+/// AttributeProto { name = 1, ints = 8 (repeated), type = 20 (INTS = 7) }
+pub(crate) fn attr_ints(name: &str, values: &[i64]) -> Vec<u8> {
+    let mut a = Vec::new();
+    string(&mut a, 1, name);
+    for &v in values {
+        int_field(&mut a, 8, v);
+    }
+    int_field(&mut a, 20, 7);
+    a
+}
+
+/// AttributeProto { name = 1, g = 6: GraphProto, type = 20 (GRAPH = 5) }
+pub(crate) fn attr_graph(name: &str, graph: &[u8]) -> Vec<u8> {
+    let mut a = Vec::new();
+    string(&mut a, 1, name);
+    message(&mut a, 6, graph);
+    int_field(&mut a, 20, 5);
+    a
+}
+
+/// AttributeProto { name = "value", t = 5: TensorProto { dims = 1: [n], data_type = 2: INT64,
+/// raw_data = 9 }, type = 20 (TENSOR = 4) }: a one-dimensional int64 tensor, for `Constant`.
+pub(crate) fn attr_int64_tensor(values: &[i64]) -> Vec<u8> {
+    let mut t = Vec::new();
+    int_field(&mut t, 1, values.len() as i64);
+    int_field(&mut t, 2, 7);
+    let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    message(&mut t, 9, &raw);
+    let mut a = Vec::new();
+    string(&mut a, 1, "value");
+    message(&mut a, 5, &t);
+    int_field(&mut a, 20, 4);
+    a
+}
+
+/// The encoded `AttributeProto`s (field 5) of a node, by name.
+fn attribute<'a>(node: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    Fields::new(node).find_map(|f| match f {
+        Ok((5, Value::Bytes(a)))
+            if Fields::new(a)
+                .any(|f| matches!(f, Ok((1, Value::Bytes(n))) if n == name.as_bytes())) =>
+        {
+            Some(a)
+        }
+        _ => None,
+    })
+}
+
+/// A node's integer attribute (`AttributeProto.i`, field 3), if it has one by that name.
+pub(crate) fn int_attr(node: &[u8], name: &str) -> Option<i64> {
+    Fields::new(attribute(node, name)?).find_map(|f| match f {
+        Ok((3, Value::Varint(v))) => Some(v as i64),
+        _ => None,
+    })
+}
+
+/// A node's integer-list attribute (`AttributeProto.ints`, field 8, packed or not).
+pub(crate) fn ints_attr(node: &[u8], name: &str) -> Option<Vec<i64>> {
+    let mut out = Vec::new();
+    for f in Fields::new(attribute(node, name)?) {
+        match f.ok()? {
+            (8, Value::Varint(v)) => out.push(v as i64),
+            (8, Value::Bytes(mut packed)) => {
+                while !packed.is_empty() {
+                    out.push(read_varint(&mut packed).ok()? as i64);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
 /// The `name` (field 1) of a `ValueInfoProto`, given its bytes.
 pub(crate) fn value_info_name(bytes: &[u8]) -> Option<String> {
     Fields::new(bytes).find_map(|f| match f {
@@ -187,6 +269,31 @@ pub(crate) fn describe(nodes: &[Vec<u8>]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attributes_read_back() {
+        let n = node(
+            "Transpose",
+            &["x"],
+            "y",
+            "t",
+            &[attr_ints("perm", &[0, 1, 3, 2]), attr_int("axis", -1)],
+        );
+        assert_eq!(ints_attr(&n, "perm"), Some(vec![0, 1, 3, 2]));
+        assert_eq!(int_attr(&n, "axis"), Some(-1));
+        assert_eq!(int_attr(&n, "perm"), None);
+        assert_eq!(ints_attr(&n, "missing"), None);
+        // Packed encoding (what proto3 writers emit).
+        let mut a = Vec::new();
+        string(&mut a, 1, "perm");
+        let mut packed = Vec::new();
+        for v in [0u64, 2, 1, 3] {
+            varint(&mut packed, v);
+        }
+        message(&mut a, 8, &packed);
+        let n = node("Transpose", &["x"], "y", "t", &[a]);
+        assert_eq!(ints_attr(&n, "perm"), Some(vec![0, 2, 1, 3]));
+    }
 
     #[test]
     fn varints_round_trip() {

@@ -51,7 +51,9 @@
 
 use std::path::Path;
 
-use crate::proto::{self, int_field, message, node, string, view, Fields, Value};
+use crate::proto::{
+    self, attr_int, attr_int64_tensor, int_field, message, node, string, view, Fields, Value,
+};
 use crate::weights::{self, Edits, InPlace};
 
 /// Names this module adds to a graph.
@@ -86,16 +88,12 @@ pub fn gather_head_from_env() -> bool {
     std::env::var("EVALRUN_HEAD_GATHER").map_or(true, |v| v != "0")
 }
 
-/// The model at `path`, its weights referenced in place ([`crate::weights`]) and, if
-/// `gather_head`, its LM head given only the scored positions where it can be, with the scoring
-/// nodes appended; or why not. `InPlace::head_gathered` says whether the head takes
-/// [`HEAD_POSITIONS`].
-pub fn extend_file(path: &Path, gather_head: bool) -> Result<InPlace, NotExtended> {
+/// The model at `path`, its weights referenced in place ([`crate::weights`]), edited as
+/// `edits` asks (its LM head given only the scored positions where it can be, its attention
+/// blocked), with the scoring nodes appended; or why not. `InPlace::head_gathered` says whether
+/// the head takes [`HEAD_POSITIONS`].
+pub fn extend_file(path: &Path, edits: Edits) -> Result<InPlace, NotExtended> {
     let mut model = if weights::enabled() {
-        let edits = Edits {
-            gather_head,
-            ..Edits::from_env()
-        };
         weights::in_place_with(path, edits).map_err(NotExtended)?
     } else {
         InPlace::whole(path).map_err(NotExtended)?
@@ -161,7 +159,7 @@ pub(crate) fn gather_head(
             &[],
             name,
             &format!("{name}_node"),
-            &[attr_ints(value)],
+            &[attr_int64_tensor(&[value])],
         )
     };
     head.push(constant("evalrun_head_axis", 0));
@@ -366,29 +364,6 @@ fn inspect(model: &[u8]) -> Result<Info, NotExtended> {
 fn value_info_name(bytes: &[u8]) -> Result<String, NotExtended> {
     proto::value_info_name(bytes)
         .ok_or_else(|| NotExtended("a graph input or output has no name".into()))
-}
-
-/// AttributeProto { name = "value", t = 5: TensorProto { dims = 1: [1], data_type = 2: INT64,
-/// raw_data = 9 }, type = 20 (TENSOR = 4) }: a one-element int64 tensor, for `Constant`.
-fn attr_ints(v: i64) -> Vec<u8> {
-    let mut t = Vec::new();
-    int_field(&mut t, 1, 1);
-    int_field(&mut t, 2, INT64);
-    message(&mut t, 9, &v.to_le_bytes());
-    let mut a = Vec::new();
-    string(&mut a, 1, "value");
-    message(&mut a, 5, &t);
-    int_field(&mut a, 20, 4);
-    a
-}
-
-/// AttributeProto { name = 1, i = 3, type = 20 (INT = 2) }
-fn attr_int(name: &str, v: i64) -> Vec<u8> {
-    let mut a = Vec::new();
-    string(&mut a, 1, name);
-    int_field(&mut a, 3, v);
-    int_field(&mut a, 20, 2);
-    a
 }
 
 /// ValueInfoProto { name = 1, type = 2: TypeProto { tensor_type = 1: { elem_type = 1,

@@ -180,6 +180,8 @@ impl Runtime {
             model = %path.display(),
             weights_in_place = model.referenced,
             nan_guards_removed = model.nan_guards,
+            head_gathered = model.head_gathered,
+            attention_blocks = model.attention_blocks,
             "loading from memory"
         );
         self.builder()?

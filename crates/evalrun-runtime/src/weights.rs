@@ -20,6 +20,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use crate::attention_blocks::Blocks;
 use crate::proto::{
     default_opset, int_field, message, node, string, value_info_name, varint, view, Fields, Value,
 };
@@ -48,6 +49,8 @@ pub struct InPlace {
     /// Whether the LM head was given only the scored positions
     /// ([`crate::scoring_graph::gather_head`]).
     pub head_gathered: bool,
+    /// Causal attentions given a blocked branch ([`crate::attention_blocks`]).
+    pub attention_blocks: usize,
 }
 
 /// Edits made to the graph's nodes while its headers are rewritten.
@@ -57,6 +60,9 @@ pub struct Edits {
     pub strip_nan_guards: bool,
     /// Feed the LM head only the positions asked for ([`crate::scoring_graph::gather_head`]).
     pub gather_head: bool,
+    /// Compute long windows' causal attention in blocks of rows ([`crate::attention_blocks`]);
+    /// for causal LMs only.
+    pub attention_blocks: Option<Blocks>,
 }
 
 impl Edits {
@@ -65,6 +71,17 @@ impl Edits {
         Self {
             strip_nan_guards: std::env::var("EVALRUN_NAN_GUARDS").map_or(true, |v| v != "keep"),
             gather_head: false,
+            attention_blocks: None,
+        }
+    }
+
+    /// What a causal LM scored in the graph gets: [`Edits::from_env`], its head gathered unless
+    /// `EVALRUN_HEAD_GATHER=0`, its attention blocked unless `EVALRUN_ATTENTION_BLOCKS=0`.
+    pub fn causal_lm_from_env() -> Self {
+        Self {
+            gather_head: crate::scoring_graph::gather_head_from_env(),
+            attention_blocks: crate::attention_blocks::enabled_from_env().then(Blocks::default),
+            ..Self::from_env()
         }
     }
 }
@@ -80,6 +97,7 @@ impl InPlace {
             referenced: 0,
             nan_guards: 0,
             head_gathered: false,
+            attention_blocks: 0,
         })
     }
 }
@@ -124,6 +142,7 @@ pub fn in_place_with(path: &Path, edits: Edits) -> Result<InPlace, String> {
         edits,
         nan_guards: 0,
         head_gathered: false,
+        attention_blocks: 0,
     };
     let bytes = rewrite.model(&mut stream).map_err(|e| match e.kind() {
         io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
@@ -152,6 +171,7 @@ pub fn in_place_with(path: &Path, edits: Edits) -> Result<InPlace, String> {
         referenced: rewrite.referenced,
         nan_guards: rewrite.nan_guards,
         head_gathered: rewrite.head_gathered,
+        attention_blocks: rewrite.attention_blocks,
     })
 }
 
@@ -174,6 +194,7 @@ struct Rewrite {
     edits: Edits,
     nan_guards: usize,
     head_gathered: bool,
+    attention_blocks: usize,
 }
 
 /// A graph as read: its fields but the nodes and outputs, already encoded; its nodes; its
@@ -212,6 +233,13 @@ impl Rewrite {
             if self.head_gathered {
                 graph.outputs.retain(|(name, _)| name != "logits");
             }
+        }
+        if let Some(blocks) = self.edits.attention_blocks {
+            let opset = default_opset(&out).map_err(invalid)?;
+            let outputs: Vec<String> = graph.outputs.iter().map(|(n, _)| n.clone()).collect();
+            self.attention_blocks =
+                crate::attention_blocks::causal_blocks(&mut graph.nodes, opset, &outputs, blocks)
+                    .map_err(invalid)?;
         }
         let mut bytes = graph.fields;
         for (_, field) in &graph.outputs {
