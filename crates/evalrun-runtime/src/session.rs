@@ -214,6 +214,13 @@ impl Runtime {
                     .map_err(ort_error("setting an EVALRUN_ORT_CONFIG entry"))?;
             }
         }
+        // `EVALRUN_ORT_PROFILE=PREFIX`: ONNX Runtime's per-node profile of every session,
+        // written to `PREFIX_<date>.json` when the session ends (where the time goes, by op).
+        if let Ok(prefix) = std::env::var("EVALRUN_ORT_PROFILE") {
+            builder = builder
+                .with_profiling(prefix)
+                .map_err(ort_error("enabling EVALRUN_ORT_PROFILE"))?;
+        }
         if let Device::Cuda(id) = self.options.device {
             if !ort::ep::CUDA::is_available().unwrap_or(false) {
                 return Err(RuntimeError::CudaUnavailable {
