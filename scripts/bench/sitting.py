@@ -10,8 +10,9 @@ Workloads and contenders:
   wikitext   WikiText-2 test, first --articles articles, lm-eval `wikitext` (rolling, disjoint 1024 windows):
              evalrun | evalrun with attention over the whole [tokens, tokens] square (EVALRUN_ATTENTION_BLOCKS=0) |
              lm-eval HFLM `loglikelihood_rolling` | a transformers loop over the same windows;
-             with --isolate also evalrun with the attention NaN guards kept (EVALRUN_NAN_GUARDS=keep) and evalrun
-             handing ONNX Runtime the whole file (EVALRUN_MAP_WEIGHTS=0, which keeps the guards too)
+             with --isolate also evalrun with the attention NaN guards kept (EVALRUN_NAN_GUARDS=keep, which keeps
+             the whole attention square too: a guarded softmax is read twice, so it is not blocked) and evalrun
+             handing ONNX Runtime the whole file (EVALRUN_MAP_WEIGHTS=0, which keeps the guards and the square too)
   lambada    LAMBADA (OpenAI), first --lambada examples, `lambada_openai`:
              evalrun | evalrun with the LM head over every position (EVALRUN_HEAD_GATHER=0) |
              lm-eval HFLM `loglikelihood` | a transformers loop (one forward per example)

@@ -515,10 +515,11 @@ fn a_head_over_the_scored_positions_alone_scores_the_same() {
 
 /// Causal attention in blocks of query rows (`evalrun_runtime::attention_blocks`) scores as the
 /// export's whole-square attention does. The fixture's windows are short, so the test lowers
-/// the thresholds (blocked above 24 tokens, four blocks of at least 8 rows): rolling windows of
-/// 200 tokens and the last window's tail, padded batches, short continuations (the export's
-/// branch), and candidates scored against a shared context's cache (a past: the export's
-/// branch too), on both fixture exports.
+/// the thresholds: rolling windows of 200 tokens and the last window's tail, padded batches,
+/// short continuations (the export's branch, or blocks left empty), and candidates scored
+/// against a shared context's cache (a past: the export's branch), on both fixture exports
+/// (keys transposed by `[0, 2, 3, 1]` and by `[0, 1, 3, 2]`). That the blocked branch runs is
+/// checked by breaking it: reversing the blocks' order fails this test.
 #[test]
 fn attention_in_blocks_scores_as_the_whole_square() {
     use evalrun_core::lm::{continuation_window, rolling_windows};
@@ -533,12 +534,24 @@ fn attention_in_blocks_scores_as_the_whole_square() {
         .take(60)
         .collect::<Vec<_>>()
         .join(" ");
-    let small = Blocks {
-        min_tokens: 24,
-        blocks: 4,
-        min_block: 8,
-    };
-    for model in ["gpt2-tiny", "gpt2-tiny-past"] {
+    // Blocked above 24 tokens, four blocks of at least 8 rows; and every window blocked, in 16
+    // blocks of at least one row (short windows leave blocks empty).
+    let configs = [
+        Blocks {
+            min_tokens: 24,
+            blocks: 4,
+            min_block: 8,
+        },
+        Blocks {
+            min_tokens: 0,
+            blocks: 16,
+            min_block: 1,
+        },
+    ];
+    for (model, small) in ["gpt2-tiny", "gpt2-tiny-past"]
+        .into_iter()
+        .flat_map(|m| configs.map(|c| (m, c)))
+    {
         let dir = fixtures().join("models").join(model);
         let edits = |attention_blocks| Edits {
             attention_blocks,

@@ -15,6 +15,7 @@
 //!
 //! ```text
 //! long = tokens > MIN_TOKENS and keys == tokens         (no past: a fresh window or context)
+//!        and the mask has a row per token and the scale one element (checked on the shapes)
 //! If(long)
 //!   then: step = max(ceil(tokens / BLOCKS), MIN_BLOCK)
 //!         for each block b, rows [b·step, min((b+1)·step, tokens)), keys [0, end) (none when
@@ -35,7 +36,8 @@
 //! exported, so their scores are bit-identical to before.
 //!
 //! Only graphs loaded as causal LMs are edited (their masks carry the causal triangle; an
-//! encoder's do not), and only attention of exactly the shape above: each intermediate read
+//! encoder's do not; a prefix LM's would not either, and is not a model evalrun loads as a
+//! causal LM), and only attention of exactly the shape above: each intermediate read
 //! once, 4-D keys with one `Transpose` before the product (`[0, 1, 3, 2]` from `[batch, heads,
 //! keys, head_dim]`, or `[0, 2, 3, 1]` from `[batch, keys, heads, head_dim]` as the export without
 //! past has it: a block slices the axis that the transpose makes last), opset 13 or later, no
@@ -145,7 +147,15 @@ pub(crate) fn causal_blocks(
     let found: Vec<Attention> = (0..views.len())
         .filter_map(|i| matches(nodes, &views, &producer, &readers, i))
         .collect();
-    if found.is_empty() {
+    // Two matches that share a node (one attention's output feeding the next one's keys inside
+    // the matched nodes) cannot both move: leave such a graph as it is.
+    let mut claimed = vec![false; nodes.len()];
+    for i in found.iter().flat_map(|a| &a.nodes) {
+        if std::mem::replace(&mut claimed[*i], true) {
+            return Ok(0);
+        }
+    }
+    if found.is_empty() || blocks.blocks < 1 || blocks.min_block < 1 {
         return Ok(0);
     }
     let constant = |name: &str, values: &[i64]| {
@@ -160,6 +170,7 @@ pub(crate) fn causal_blocks(
     let c = |what: &str| format!("{PREFIX}{what}");
     let mut shared = vec![
         constant(&c("zero"), &[0]),
+        constant(&c("one"), &[1]),
         constant(&c("minus_one"), &[-1]),
         constant(&c("minus_two"), &[-2]),
         constant(&c("last_two_axes"), &[-2, -1]),
@@ -345,12 +356,56 @@ fn rewrite(nodes: &[Vec<u8>], a: &Attention, l: usize, blocks: Blocks) -> Vec<Ve
         &name("no_past"),
         &[],
     ));
+    // What the blocked branch assumes, checked on the shapes each call: a mask with a row per
+    // query (rank 2 or more, its second-to-last axis the tokens: a mask broadcast over rows
+    // cannot be cut into row blocks) and a one-element scale (scaling `k` before its transpose
+    // is the same product only then). Anything else takes the export's branch.
+    main.push(op("Shape", &[&a.mask], &name("mask_shape"), &[]));
+    main.push(op("Size", &[&name("mask_shape")], &name("mask_rank"), &[]));
     main.push(op(
-        "And",
-        &[&name("long"), &name("no_past")],
-        &name("blocked"),
+        "Greater",
+        &[&name("mask_rank"), &c("one")],
+        &name("mask_has_rows"),
         &[],
     ));
+    main.push(op(
+        "Slice",
+        &[&name("mask_shape"), &c("minus_two"), &c("minus_one")],
+        &name("mask_rows"),
+        &[],
+    ));
+    main.push(op(
+        "Equal",
+        &[&name("mask_rows"), &name("tokens")],
+        &name("mask_row_per_token"),
+        &[],
+    ));
+    let mut checks = vec![
+        name("long"),
+        name("no_past"),
+        name("mask_has_rows"),
+        name("mask_row_per_token"),
+    ];
+    if let Some(scale) = &a.scale {
+        main.push(op("Size", &[scale], &name("scale_size"), &[]));
+        main.push(op(
+            "Equal",
+            &[&name("scale_size"), &c("one")],
+            &name("scale_single"),
+            &[],
+        ));
+        checks.push(name("scale_single"));
+    }
+    let mut blocked = checks[0].clone();
+    for (i, check) in checks.iter().enumerate().skip(1) {
+        let output = if i + 1 == checks.len() {
+            name("blocked")
+        } else {
+            name(&format!("checks_{i}"))
+        };
+        main.push(op("And", &[&blocked, check], &output, &[]));
+        blocked = output;
+    }
 
     let mut then = Vec::new();
     let tokens = name("tokens");
@@ -577,6 +632,15 @@ mod tests {
             &"Greater(evalrun_attn_0_tokens,evalrun_attn_min_tokens)->evalrun_attn_0_long"
                 .to_string()
         ));
+        for check in [
+            "Size(mask_shape_placeholder)",
+            "Size(s)->evalrun_attn_0_scale_size",
+            "Equal(evalrun_attn_0_mask_rows,evalrun_attn_0_tokens)->evalrun_attn_0_mask_row_per_token",
+            "And(evalrun_attn_0_checks_3,evalrun_attn_0_scale_single)->evalrun_attn_0_blocked",
+        ] {
+            let check = check.replace("mask_shape_placeholder", "evalrun_attn_0_mask_shape");
+            assert!(all.iter().any(|o| o.starts_with(&check)), "{check}: {all:#?}");
+        }
         for gone in [
             "->k_t",
             "->k_scaled",
@@ -690,6 +754,21 @@ mod tests {
                 vec![],
             ),
         ];
+        // Blocks that cannot cut anything.
+        for blocks in [
+            Blocks {
+                blocks: 0,
+                ..Blocks::default()
+            },
+            Blocks {
+                min_block: 0,
+                ..Blocks::default()
+            },
+        ] {
+            let mut nodes = layer();
+            assert_eq!(causal_blocks(&mut nodes, Some(18), &[], blocks), Ok(0));
+            assert_eq!(nodes, layer());
+        }
         for (i, (mut nodes, opset, outputs)) in cases.into_iter().enumerate() {
             let before = nodes.clone();
             assert_eq!(

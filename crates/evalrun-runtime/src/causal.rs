@@ -264,11 +264,13 @@ impl CausalLm {
         self.scoring
     }
 
-    /// Whether the LM head runs only over the scored positions.
+    /// How many causal attentions got a blocked branch for long windows
+    /// ([`crate::attention_blocks`]).
     pub fn attention_blocks(&self) -> usize {
         self.attention_blocks
     }
 
+    /// Whether the LM head runs only over the scored positions.
     pub fn head_gathered(&self) -> bool {
         self.head_positions
     }
