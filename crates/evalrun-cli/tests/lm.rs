@@ -429,20 +429,71 @@ fn in_graph_log_probabilities_equal_host_logits() {
         }
         let g = graph.score(&windows, 4, 600, &mut |_| {}).unwrap();
         let h = host.score(&windows, 4, 600, &mut |_| {}).unwrap();
-        for (i, (g, h)) in g.iter().zip(&h).enumerate() {
-            assert!(
-                rel(g.loglikelihood, h.loglikelihood) < 1e-5,
-                "{model} window {i}: {} vs {}",
-                g.loglikelihood,
-                h.loglikelihood
-            );
-            assert_eq!(
-                (g.tokens, g.greedy),
-                (h.tokens, h.greedy),
-                "{model} window {i}"
-            );
-            assert_eq!(g.greedy_tokens, h.greedy_tokens, "{model} window {i}");
-        }
+        assert_same_scores(model, &g, &h, 1e-5);
+    }
+}
+
+/// The first 5000 characters of the WikiText-2 test file, and 60 of its words to share as a
+/// context.
+fn wikitext_sample() -> (String, String) {
+    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
+    let text: String = text.chars().take(5000).collect();
+    let context = text
+        .split_whitespace()
+        .skip(40)
+        .take(60)
+        .collect::<Vec<_>>()
+        .join(" ");
+    (text, context)
+}
+
+/// Rolling 200-token windows over `text` (the last scores only its tail), then four
+/// continuations: a short one alone and three candidates sharing `context`.
+fn mixed_windows(
+    lm: &evalrun_runtime::CausalLm,
+    text: &str,
+    context: &str,
+) -> Vec<evalrun_core::lm::Window> {
+    use evalrun_core::lm::{continuation_window, rolling_windows};
+    let tokens = lm.encoder().encode_pair(text, "").unwrap().0;
+    let mut windows = rolling_windows(&tokens, lm.eot(), 200);
+    assert!(
+        windows.last().unwrap().first_target > 1,
+        "the last window scores a tail"
+    );
+    for (context, continuation) in [
+        ("The cat sat on the", " mat"),
+        (context, " the"),
+        (context, " a ship of the line"),
+        (context, " 1917"),
+    ] {
+        let (a, b) = lm.encoder().encode_pair(context, continuation).unwrap();
+        windows.push(continuation_window(&a, &b, 200));
+    }
+    windows
+}
+
+/// Two ways of scoring the same windows agree: log-likelihoods to `tolerance` relative, and
+/// the same token counts, greedy flags and argmax tokens.
+fn assert_same_scores(
+    what: &str,
+    a: &[evalrun_runtime::WindowScore],
+    b: &[evalrun_runtime::WindowScore],
+    tolerance: f64,
+) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    for (i, (a, b)) in a.iter().zip(b).enumerate() {
+        assert!(
+            rel(a.loglikelihood, b.loglikelihood) < tolerance,
+            "{what} window {i}: {} vs {}",
+            a.loglikelihood,
+            b.loglikelihood
+        );
+        assert_eq!(
+            (a.tokens, a.greedy, &a.greedy_tokens),
+            (b.tokens, b.greedy, &b.greedy_tokens),
+            "{what} window {i}"
+        );
     }
 }
 
@@ -453,17 +504,9 @@ fn in_graph_log_probabilities_equal_host_logits() {
 /// of up to 1000 scored positions (four chunks filled, the others empty).
 #[test]
 fn a_head_over_the_scored_positions_alone_scores_the_same() {
-    use evalrun_core::lm::{continuation_window, rolling_windows};
     use evalrun_runtime::{weights::Edits, CausalLm, Scoring};
     let runtime = runtime();
-    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
-    let text: String = text.chars().take(5000).collect();
-    let context = text
-        .split_whitespace()
-        .skip(40)
-        .take(60)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let (text, context) = wikitext_sample();
     for model in ["gpt2-tiny", "gpt2-tiny-past"] {
         let dir = fixtures().join("models").join(model);
         let edits = |gather_head| Edits {
@@ -476,40 +519,10 @@ fn a_head_over_the_scored_positions_alone_scores_the_same() {
             CausalLm::load_with_edits(runtime, &dir, Scoring::InGraph, edits(false)).unwrap();
         assert!(gathered.head_gathered(), "{model}");
         assert!(!full.head_gathered(), "{model}");
-        let tokens = gathered.encoder().encode_pair(&text, "").unwrap().0;
-        let mut windows = rolling_windows(&tokens, gathered.eot(), 200);
-        assert!(
-            windows.last().unwrap().first_target > 1,
-            "the last window scores a tail"
-        );
-        for (context, continuation) in [
-            ("The cat sat on the", " mat"),
-            (context.as_str(), " the"),
-            (context.as_str(), " a ship of the line"),
-            (context.as_str(), " 1917"),
-        ] {
-            let (a, b) = gathered
-                .encoder()
-                .encode_pair(context, continuation)
-                .unwrap();
-            windows.push(continuation_window(&a, &b, 200));
-        }
+        let windows = mixed_windows(&gathered, &text, &context);
         let g = gathered.score(&windows, 8, 1000, &mut |_| {}).unwrap();
         let f = full.score(&windows, 3, 500, &mut |_| {}).unwrap();
-        for (i, (g, f)) in g.iter().zip(&f).enumerate() {
-            assert!(
-                rel(g.loglikelihood, f.loglikelihood) < 1e-6,
-                "{model} window {i}: {} vs {}",
-                g.loglikelihood,
-                f.loglikelihood
-            );
-            assert_eq!(
-                (g.tokens, g.greedy),
-                (f.tokens, f.greedy),
-                "{model} window {i}"
-            );
-            assert_eq!(g.greedy_tokens, f.greedy_tokens, "{model} window {i}");
-        }
+        assert_same_scores(model, &g, &f, 1e-6);
     }
 }
 
@@ -522,18 +535,10 @@ fn a_head_over_the_scored_positions_alone_scores_the_same() {
 /// checked by breaking it: reversing the blocks' order fails this test.
 #[test]
 fn attention_in_blocks_scores_as_the_whole_square() {
-    use evalrun_core::lm::{continuation_window, rolling_windows};
     use evalrun_runtime::attention_blocks::Blocks;
     use evalrun_runtime::{weights::Edits, CausalLm, Scoring};
     let runtime = runtime();
-    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
-    let text: String = text.chars().take(5000).collect();
-    let context = text
-        .split_whitespace()
-        .skip(40)
-        .take(60)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let (text, context) = wikitext_sample();
     // Blocked above 24 tokens, four blocks of at least 8 rows; and every window blocked, in 16
     // blocks of at least one row (short windows leave blocks empty).
     let configs = [
@@ -563,35 +568,10 @@ fn attention_in_blocks_scores_as_the_whole_square() {
             CausalLm::load_with_edits(runtime, &dir, Scoring::InGraph, edits(None)).unwrap();
         assert_eq!(blocked.attention_blocks(), 2, "{model}: both layers");
         assert_eq!(square.attention_blocks(), 0, "{model}");
-        let tokens = blocked.encoder().encode_pair(&text, "").unwrap().0;
-        let mut windows = rolling_windows(&tokens, blocked.eot(), 200);
-        for (context, continuation) in [
-            ("The cat sat on the", " mat"),
-            (context.as_str(), " the"),
-            (context.as_str(), " a ship of the line"),
-            (context.as_str(), " 1917"),
-        ] {
-            let (a, b) = blocked
-                .encoder()
-                .encode_pair(context, continuation)
-                .unwrap();
-            windows.push(continuation_window(&a, &b, 200));
-        }
+        let windows = mixed_windows(&blocked, &text, &context);
         let b = blocked.score(&windows, 3, 1000, &mut |_| {}).unwrap();
         let s = square.score(&windows, 3, 1000, &mut |_| {}).unwrap();
-        for (i, (b, s)) in b.iter().zip(&s).enumerate() {
-            assert!(
-                rel(b.loglikelihood, s.loglikelihood) < 1e-6,
-                "{model} window {i}: {} vs {}",
-                b.loglikelihood,
-                s.loglikelihood
-            );
-            assert_eq!(
-                (b.tokens, &b.greedy_tokens),
-                (s.tokens, &s.greedy_tokens),
-                "{model} window {i}"
-            );
-        }
+        assert_same_scores(&format!("{model} {small:?}"), &b, &s, 1e-6);
     }
 }
 
