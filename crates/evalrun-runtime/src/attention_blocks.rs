@@ -44,11 +44,9 @@
 //! subgraphs.
 //! `EVALRUN_ATTENTION_BLOCKS=0` leaves attention as exported.
 
-use std::collections::HashMap;
-
 use crate::proto::{
     attr_graph, attr_int, attr_int64_tensor, attr_ints, int_attr, ints_attr, message, node, string,
-    view, NodeView,
+    top_level_views, NodeView, Wiring, OUTSIDE,
 };
 
 /// Windows longer than this take the blocked branch (measured on GPT-2 124M, 2 threads: 1.13×
@@ -117,35 +115,21 @@ pub(crate) fn causal_blocks(
     if opset.is_none_or(|v| v < 13) {
         return Ok(0);
     }
-    let views = nodes
-        .iter()
-        .map(|n| view(n))
-        .collect::<Result<Vec<_>, _>>()?;
+    let Some(views) = top_level_views(nodes)? else {
+        return Ok(0);
+    };
     if views.iter().any(|v| {
-        matches!(v.op.as_str(), "If" | "Loop" | "Scan")
-            || v.inputs
-                .iter()
-                .chain(&v.outputs)
-                .any(|n| n.starts_with(PREFIX))
+        v.inputs
+            .iter()
+            .chain(&v.outputs)
+            .any(|n| n.starts_with(PREFIX))
     }) {
         return Ok(0);
     }
-    let mut producer = HashMap::new();
-    let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, v) in views.iter().enumerate() {
-        for o in &v.outputs {
-            producer.insert(o.as_str(), i);
-        }
-        for input in &v.inputs {
-            readers.entry(input.as_str()).or_default().push(i);
-        }
-    }
-    for o in graph_outputs {
-        // A graph output is read from outside: never moved into a branch.
-        readers.entry(o.as_str()).or_default().push(usize::MAX);
-    }
+    // A graph output is read from outside ([`OUTSIDE`]): never moved into a branch.
+    let wiring = Wiring::new(&views, graph_outputs);
     let found: Vec<Attention> = (0..views.len())
-        .filter_map(|i| matches(nodes, &views, &producer, &readers, i))
+        .filter_map(|i| matches(nodes, &views, &wiring, i))
         .collect();
     // Two matches that share a node (one attention's output feeding the next one's keys inside
     // the matched nodes) cannot both move: leave such a graph as it is.
@@ -205,17 +189,12 @@ pub(crate) fn causal_blocks(
 }
 
 /// The attention whose `Softmax` is node `s`, if it has exactly the shape rewritten here.
-fn matches(
-    nodes: &[Vec<u8>],
-    views: &[NodeView],
-    producer: &HashMap<&str, usize>,
-    readers: &HashMap<&str, Vec<usize>>,
-    s: usize,
-) -> Option<Attention> {
+fn matches(nodes: &[Vec<u8>], views: &[NodeView], wiring: &Wiring, s: usize) -> Option<Attention> {
     let sm = &views[s];
     if sm.op != "Softmax" || sm.inputs.len() != 1 || sm.outputs.len() != 1 {
         return None;
     }
+    let (producer, readers) = (&wiring.producer, &wiring.readers);
     let axis = int_attr(&nodes[s], "axis").unwrap_or(-1);
     if axis != -1 && axis != 3 {
         return None;
@@ -223,7 +202,7 @@ fn matches(
     // Made by an `op` node, read by that one node only.
     let only = |name: &str, op: &str| {
         let i = *producer.get(name)?;
-        (views[i].op == op && readers.get(name).map(Vec::len) == Some(1)).then_some(i)
+        (views[i].op == op && wiring.read_count(name) == 1).then_some(i)
     };
     let add = only(&sm.inputs[0], "Add")?;
     let [x, y] = views[add].inputs.as_slice() else {
@@ -258,14 +237,14 @@ fn matches(
     let mut probabilities = sm.outputs[0].clone();
     let mut identity = None;
     let mut reader = *readers.get(probabilities.as_str())?.first()?;
-    if readers[probabilities.as_str()].len() != 1 || reader == usize::MAX {
+    if wiring.read_count(&probabilities) != 1 || reader == OUTSIDE {
         return None;
     }
     if views[reader].op == "Identity" {
         identity = Some(reader);
         probabilities = views[reader].outputs.first()?.clone();
         let r = readers.get(probabilities.as_str())?;
-        if r.len() != 1 || r[0] == usize::MAX {
+        if r.len() != 1 || r[0] == OUTSIDE {
             return None;
         }
         reader = r[0];

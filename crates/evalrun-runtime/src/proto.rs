@@ -233,6 +233,54 @@ pub(crate) fn view(node: &[u8]) -> Result<NodeView, &'static str> {
     Ok(v)
 }
 
+/// A node list's views, unless it has subgraphs (`If`, `Loop`, `Scan`), which the edits leave
+/// alone: their names are not all visible at the top level.
+pub(crate) fn top_level_views(nodes: &[Vec<u8>]) -> Result<Option<Vec<NodeView>>, &'static str> {
+    let views = nodes
+        .iter()
+        .map(|n| view(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let subgraphs = views
+        .iter()
+        .any(|v| matches!(v.op.as_str(), "If" | "Loop" | "Scan"));
+    Ok((!subgraphs).then_some(views))
+}
+
+/// Who reads a graph output: outside the graph.
+pub(crate) const OUTSIDE: usize = usize::MAX;
+
+/// Which node makes each name, and which nodes read it ([`OUTSIDE`] for a graph output).
+pub(crate) struct Wiring<'a> {
+    pub(crate) producer: std::collections::HashMap<&'a str, usize>,
+    pub(crate) readers: std::collections::HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Wiring<'a> {
+    pub(crate) fn new(views: &'a [NodeView], graph_outputs: &'a [String]) -> Self {
+        let mut w = Wiring {
+            producer: Default::default(),
+            readers: Default::default(),
+        };
+        for (i, v) in views.iter().enumerate() {
+            for o in &v.outputs {
+                w.producer.insert(o.as_str(), i);
+            }
+            for input in &v.inputs {
+                w.readers.entry(input.as_str()).or_default().push(i);
+            }
+        }
+        for o in graph_outputs {
+            w.readers.entry(o.as_str()).or_default().push(OUTSIDE);
+        }
+        w
+    }
+
+    /// How many readers `name` has, the graph's outputs counted.
+    pub(crate) fn read_count(&self, name: &str) -> usize {
+        self.readers.get(name).map_or(0, Vec::len)
+    }
+}
+
 /// The version of the default-domain (`""` or `ai.onnx`) opset a `ModelProto` imports (field 8).
 pub(crate) fn default_opset(model: &[u8]) -> Result<Option<i64>, &'static str> {
     let mut found = None;

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 
 use crate::attention_blocks::Blocks;
 use crate::proto::{
-    default_opset, int_field, message, node, string, value_info_name, varint, view, Fields, Value,
+    default_opset, int_field, message, node, string, top_level_views, value_info_name, varint,
+    Fields, Value, Wiring,
 };
 
 /// Initializers smaller than this stay inside the rewritten `ModelProto` (the threshold of
@@ -222,12 +223,18 @@ impl Rewrite {
         // The graph is written last (field order is free), once the opset — usually stored
         // after it — is known to the edits.
         let mut graph = graph.ok_or_else(|| invalid("no graph"))?;
+        let output_names =
+            |g: &Graph| -> Vec<String> { g.outputs.iter().map(|(n, _)| n.clone()).collect() };
+        let opset = if self.edits.gather_head || self.edits.attention_blocks.is_some() {
+            default_opset(&out).map_err(invalid)?
+        } else {
+            None
+        };
         if self.edits.strip_nan_guards {
-            let outputs: Vec<String> = graph.outputs.iter().map(|(n, _)| n.clone()).collect();
+            let outputs = output_names(&graph);
             self.nan_guards += strip_nan_guards(&mut graph.nodes, &outputs).map_err(invalid)?;
         }
         if self.edits.gather_head {
-            let opset = default_opset(&out).map_err(invalid)?;
             self.head_gathered =
                 crate::scoring_graph::gather_head(&mut graph.nodes, opset).map_err(invalid)?;
             if self.head_gathered {
@@ -235,8 +242,7 @@ impl Rewrite {
             }
         }
         if let Some(blocks) = self.edits.attention_blocks {
-            let opset = default_opset(&out).map_err(invalid)?;
-            let outputs: Vec<String> = graph.outputs.iter().map(|(n, _)| n.clone()).collect();
+            let outputs = output_names(&graph);
             self.attention_blocks =
                 crate::attention_blocks::causal_blocks(&mut graph.nodes, opset, &outputs, blocks)
                     .map_err(invalid)?;
@@ -347,29 +353,11 @@ pub fn strip_nan_guards(
     nodes: &mut Vec<Vec<u8>>,
     graph_outputs: &[String],
 ) -> Result<usize, &'static str> {
-    let views = nodes
-        .iter()
-        .map(|n| view(n))
-        .collect::<Result<Vec<_>, _>>()?;
-    if views
-        .iter()
-        .any(|v| matches!(v.op.as_str(), "If" | "Loop" | "Scan"))
-    {
+    let Some(views) = top_level_views(nodes)? else {
         return Ok(0);
-    }
-    let mut producer = std::collections::HashMap::new();
-    let mut readers: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (i, v) in views.iter().enumerate() {
-        for o in &v.outputs {
-            producer.insert(o.as_str(), i);
-        }
-        for input in &v.inputs {
-            *readers.entry(input.as_str()).or_default() += 1;
-        }
-    }
-    for o in graph_outputs {
-        *readers.entry(o.as_str()).or_default() += 1;
-    }
+    };
+    let wiring = Wiring::new(&views, graph_outputs);
+    let producer = &wiring.producer;
     let made_by = |name: &str, op: &str| producer.get(name).copied().filter(|&i| views[i].op == op);
     let (mut drop, mut identity) = (vec![false; nodes.len()], Vec::new());
     for (w, v) in views.iter().enumerate() {
@@ -384,13 +372,13 @@ pub fn strip_nan_guards(
         };
         if views[isnan].inputs.first() != Some(p)
             || made_by(p, "Softmax").is_none()
-            || readers.get(cond.as_str()) != Some(&1)
+            || wiring.read_count(cond) != 1
         {
             continue;
         }
         drop[isnan] = true;
         if let Some(c) = made_by(zero, "Constant") {
-            if readers.get(zero.as_str()) == Some(&1) {
+            if wiring.read_count(zero) == 1 {
                 drop[c] = true;
             }
         }
