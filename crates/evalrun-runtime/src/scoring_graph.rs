@@ -52,7 +52,8 @@
 use std::path::Path;
 
 use crate::proto::{
-    self, attr_int, attr_int64_tensor, int_field, message, node, string, view, Fields, Value,
+    self, attr_int, attr_int64_tensor, int_field, message, node, string, top_level_views, Fields,
+    Value,
 };
 use crate::weights::{self, Edits, InPlace};
 
@@ -114,17 +115,15 @@ pub(crate) fn gather_head(
     if opset.is_none_or(|v| v < 11) {
         return Ok(false);
     }
-    let views = nodes
-        .iter()
-        .map(|n| view(n))
-        .collect::<Result<Vec<_>, _>>()?;
+    let Some(views) = top_level_views(nodes)? else {
+        return Ok(false);
+    };
     let mut head = None;
     for (i, v) in views.iter().enumerate() {
-        if matches!(v.op.as_str(), "If" | "Loop" | "Scan")
-            || v.inputs
-                .iter()
-                .chain(&v.outputs)
-                .any(|n| n.starts_with("evalrun_"))
+        if v.inputs
+            .iter()
+            .chain(&v.outputs)
+            .any(|n| n.starts_with("evalrun_"))
         {
             return Ok(false);
         }
