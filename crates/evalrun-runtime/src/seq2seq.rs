@@ -15,7 +15,6 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array, Axis, IxDyn};
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 use serde::Deserialize;
@@ -425,18 +424,14 @@ impl Seq2SeqLm {
             .remove("last_hidden_state")
             .expect("checked at load time");
         let (hidden, mask) = if copies > 1 {
-            let view = hidden
-                .try_extract_array::<f32>()
-                .map_err(ort_error("reading last_hidden_state"))?;
             let index: Vec<usize> = (0..inputs.len())
                 .flat_map(|i| std::iter::repeat_n(i, copies))
                 .collect();
-            let repeated = view.select(Axis(0), &index);
             let mask = index
                 .iter()
                 .flat_map(|&i| mask[i * len..(i + 1) * len].iter().copied())
                 .collect();
-            (float_value(repeated)?, mask)
+            (gather_rows(&hidden, &index)?, mask)
         } else {
             (hidden, mask)
         };
@@ -605,7 +600,9 @@ impl Seq2SeqLm {
 
     /// Keeps rows `source[r]`: decoder tokens and the self-attention cache (beam reordering),
     /// and with `encoder_side` also the encoder states, mask and cross-attention cache (rows
-    /// leaving the batch). An identity `source` copies nothing.
+    /// leaving the batch). An identity `source` copies nothing; a reordering of the same rows
+    /// moves only the rows that change, in place (the cache is the decoder's own output, so
+    /// no new buffers every step).
     fn select_rows(
         &mut self,
         batch: &mut Batch,
@@ -615,21 +612,27 @@ impl Seq2SeqLm {
         if source.len() == batch.rows && source.iter().copied().eq(0..batch.rows) {
             return Ok(());
         }
-        let gather = |value: &DynValue| -> Result<DynValue, RuntimeError> {
-            let view = value
-                .try_extract_array::<f32>()
-                .map_err(ort_error("reading the cache"))?;
-            float_value(view.select(Axis(0), source))
+        let same_rows = source.len() == batch.rows;
+        let select = |value: &mut DynValue| -> Result<(), RuntimeError> {
+            if same_rows {
+                let (_, data) = value
+                    .try_extract_tensor_mut::<f32>()
+                    .map_err(ort_error("reading the cache"))?;
+                reorder_rows(data, source);
+            } else {
+                *value = gather_rows(value, source)?;
+            }
+            Ok(())
         };
         batch.tokens = source.iter().map(|&r| batch.tokens[r].clone()).collect();
-        if let Some(past) = &batch.decoder_past {
-            batch.decoder_past = Some(past.iter().map(gather).collect::<Result<_, _>>()?);
+        if let Some(past) = &mut batch.decoder_past {
+            past.iter_mut().try_for_each(select)?;
         }
         if encoder_side {
-            if let Some(past) = &batch.encoder_past {
-                batch.encoder_past = Some(past.iter().map(gather).collect::<Result<_, _>>()?);
+            if let Some(past) = &mut batch.encoder_past {
+                past.iter_mut().try_for_each(select)?;
             }
-            batch.hidden = gather(&batch.hidden)?;
+            select(&mut batch.hidden)?;
             let len = batch.enc_len;
             batch.mask = source
                 .iter()
@@ -814,10 +817,53 @@ fn int_tensor(shape: [i64; 2], data: Vec<i64>) -> Result<SessionInputValue<'stat
         .into())
 }
 
-fn float_value(array: Array<f32, IxDyn>) -> Result<DynValue, RuntimeError> {
-    Ok(Tensor::from_array(array)
+/// Rows `source[r]` of a `[rows, …]` float tensor, as a new tensor (`source` may repeat or
+/// drop rows).
+fn gather_rows(value: &DynValue, source: &[usize]) -> Result<DynValue, RuntimeError> {
+    let (shape, data) = value
+        .try_extract_tensor::<f32>()
+        .map_err(ort_error("reading a batch tensor"))?;
+    let rows = shape.first().copied().unwrap_or(0).max(1) as usize;
+    let width = data.len() / rows;
+    let mut out = Vec::with_capacity(source.len() * width);
+    for &s in source {
+        out.extend_from_slice(&data[s * width..(s + 1) * width]);
+    }
+    let mut dims = shape.to_vec();
+    dims[0] = source.len() as i64;
+    Ok(Tensor::from_array((dims, out))
         .map_err(ort_error("creating a tensor"))?
         .into_dyn())
+}
+
+/// Puts row `source[r]` into row `r` of `data` (`source.len()` equal rows), in place: only the
+/// rows whose source differs are written, and a source row that is itself overwritten is copied
+/// aside first.
+fn reorder_rows(data: &mut [f32], source: &[usize]) {
+    let rows = source.len();
+    if rows == 0 {
+        return;
+    }
+    let width = data.len() / rows;
+    let moved = |r: usize| source[r] != r;
+    let mut aside: Vec<usize> = Vec::new();
+    let mut saved: Vec<f32> = Vec::new();
+    for r in (0..rows).filter(|&r| moved(r)) {
+        let s = source[r];
+        if moved(s) && !aside.contains(&s) {
+            aside.push(s);
+            saved.extend_from_slice(&data[s * width..(s + 1) * width]);
+        }
+    }
+    for r in (0..rows).filter(|&r| moved(r)) {
+        let s = source[r];
+        match aside.iter().position(|&a| a == s) {
+            Some(k) => {
+                data[r * width..(r + 1) * width].copy_from_slice(&saved[k * width..(k + 1) * width])
+            }
+            None => data.copy_within(s * width..(s + 1) * width, r * width),
+        }
+    }
 }
 
 fn require_inputs(session: &Session, path: &Path, names: &[&str]) -> Result<(), RuntimeError> {
@@ -908,6 +954,22 @@ pub fn clean_up_tokenization(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reorder_rows_matches_a_gather() {
+        // Every map of 4 rows onto 4 rows (beam reordering repeats and drops rows).
+        for code in 0..256usize {
+            let source: Vec<usize> = (0..4).map(|r| (code >> (2 * r)) & 3).collect();
+            let data: Vec<f32> = (0..12).map(|x| x as f32).collect();
+            let expected: Vec<f32> = source
+                .iter()
+                .flat_map(|&s| data[s * 3..(s + 1) * 3].to_vec())
+                .collect();
+            let mut got = data.clone();
+            reorder_rows(&mut got, &source);
+            assert_eq!(got, expected, "source {source:?}");
+        }
+    }
 
     #[test]
     fn top_k_breaks_ties_by_index() {
