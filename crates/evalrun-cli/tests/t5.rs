@@ -413,6 +413,52 @@ fn beam_search_equals_transformers() {
     }
 }
 
+/// Beam search reads one copy of each input's cross-attention keys and values (the decoder graph
+/// is edited at load time, `evalrun_runtime::cross_attention`): the fixture's decoder takes the
+/// edit, and the strings equal those of the graph as exported, whose rows are repeated per beam
+/// (`EVALRUN_SHARE_CROSS_ATTENTION=0`); `beam_search_equals_transformers` runs with the edit.
+#[test]
+fn beams_share_the_cross_attention_cache_with_the_same_strings() {
+    let data = data_dir();
+    let run = |share: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        let predictions = tmp.path().join("p.jsonl");
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_evalrun"))
+            .args(["run", "--task", "squad_v1", "--limit", "24", "--beams", "4"])
+            .args([
+                "--length-penalty",
+                "0.6",
+                "--bootstrap",
+                "0",
+                "--model",
+                MODEL,
+            ])
+            .args([
+                "--data-dir",
+                path_str(&data),
+                "--predictions",
+                path_str(&predictions),
+            ])
+            .env("EVALRUN_SHARE_CROSS_ATTENTION", share)
+            .env("RUST_LOG", "evalrun_runtime=info")
+            .current_dir(repo_root())
+            .output()
+            .expect("evalrun runs");
+        assert!(output.status.success(), "{}", stderr(&output));
+        let outputs: Vec<serde_json::Value> = read_jsonl(&predictions)
+            .into_iter()
+            .map(|l| l["output"].clone())
+            .collect();
+        (stderr(&output), outputs)
+    };
+    let (log, shared) = run("1");
+    assert!(log.contains("shared_cross_attention=true"), "{log}");
+    let (log, repeated) = run("0");
+    assert!(log.contains("shared_cross_attention=false"), "{log}");
+    assert_eq!(shared.len(), 24);
+    assert_eq!(shared, repeated);
+}
+
 #[test]
 fn rank_classification_equals_transformers_loglikelihoods() {
     let want = by_key(read_jsonl(&reference("rank.jsonl")));

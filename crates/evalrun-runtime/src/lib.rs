@@ -9,6 +9,7 @@ pub mod attention_blocks;
 pub mod backend;
 pub mod batch;
 pub mod causal;
+pub mod cross_attention;
 pub mod encode;
 pub mod error;
 pub mod library;

@@ -69,6 +69,64 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+/// A field: its number, its value and its encoded bytes (key included).
+pub(crate) type RawField<'a> = (u64, Value<'a>, &'a [u8]);
+
+/// An edit of a node list, returning how many things it changed.
+pub(crate) type NodeEdit<'a> = dyn FnMut(&mut Vec<Vec<u8>>) -> Result<usize, &'static str> + 'a;
+
+/// Every field of a message with its encoded bytes, for copying fields as they are.
+pub(crate) fn raw_fields(bytes: &[u8]) -> Result<Vec<RawField<'_>>, &'static str> {
+    let mut out = Vec::new();
+    let mut fields = Fields::new(bytes);
+    let mut at = 0;
+    while let Some(field) = fields.next() {
+        let (number, value) = field?;
+        let end = bytes.len() - fields.rest.len();
+        out.push((number, value, &bytes[at..end]));
+        at = end;
+    }
+    Ok(out)
+}
+
+/// `node` with `edit` applied to the node list of each of its graph attributes (an `If`'s
+/// branches, a `Loop`'s or `Scan`'s body); the sum of `edit`'s counts.
+pub(crate) fn edit_subgraphs(
+    node: &[u8],
+    edit: &mut NodeEdit<'_>,
+) -> Result<(Vec<u8>, usize), &'static str> {
+    let mut out = Vec::with_capacity(node.len());
+    let mut count = 0;
+    for (number, value, raw) in raw_fields(node)? {
+        let (5, Value::Bytes(attribute)) = (number, value) else {
+            out.extend_from_slice(raw);
+            continue;
+        };
+        let mut a = Vec::with_capacity(attribute.len());
+        for (number, value, raw) in raw_fields(attribute)? {
+            let (6, Value::Bytes(graph)) = (number, value) else {
+                a.extend_from_slice(raw);
+                continue;
+            };
+            let mut g = Vec::with_capacity(graph.len());
+            let mut nodes = Vec::new();
+            for (number, value, raw) in raw_fields(graph)? {
+                match (number, value) {
+                    (1, Value::Bytes(n)) => nodes.push(n.to_vec()),
+                    _ => g.extend_from_slice(raw),
+                }
+            }
+            count += edit(&mut nodes)?;
+            for n in &nodes {
+                message(&mut g, 1, n);
+            }
+            message(&mut a, 6, &g);
+        }
+        message(&mut out, 5, &a);
+    }
+    Ok((out, count))
+}
+
 pub(crate) fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);

@@ -23,6 +23,7 @@ use crate::batch::plan_tokens;
 use crate::encode::TextEncoder;
 use crate::error::RuntimeError;
 use crate::session::{ort_error, Runtime};
+use crate::weights::{Edits, InPlace};
 
 /// The files of a seq2seq export.
 #[derive(Debug, Clone)]
@@ -153,6 +154,9 @@ pub struct Seq2SeqLm {
     heads: i64,
     head_dim: i64,
     cleanup_spaces: bool,
+    /// The decoder's cross-attention reads one row of encoder keys and values per input for
+    /// all its beams ([`crate::cross_attention`]).
+    shared_cross_attention: bool,
 }
 
 /// One batch being decoded: encoder outputs and the cache, `rows` wide.
@@ -195,9 +199,13 @@ impl Seq2SeqLm {
         let encoder = runtime.session(&files.encoder)?;
         require_inputs(&encoder, &files.encoder, &["input_ids", "attention_mask"])?;
         require_output(&encoder, &files.encoder, "last_hidden_state")?;
+        let edits = Edits::seq2seq_decoder_from_env();
+        let shared = |model: Option<InPlace>| model.map_or(0, |m| m.cross_attention_shared);
+        let mut cross_shared = 0;
         let decoder = match (&files.merged, &files.decoder) {
             (Some(merged), _) => {
-                let session = runtime.session(merged)?;
+                let (session, model) = runtime.session_with_edits(merged, edits)?;
+                cross_shared = shared(model);
                 require_inputs(
                     &session,
                     merged,
@@ -222,7 +230,11 @@ impl Seq2SeqLm {
                     ],
                 )?;
                 let with_past = match &files.decoder_with_past {
-                    Some(path) => Some(runtime.session(path)?),
+                    Some(path) => {
+                        let (session, model) = runtime.session_with_edits(path, edits)?;
+                        cross_shared = shared(model);
+                        Some(session)
+                    }
                     None => None,
                 };
                 Decoder::Split {
@@ -272,10 +284,13 @@ impl Seq2SeqLm {
             max_input_tokens,
             Some(config.pad_token_id),
         )?;
+        // Every layer's cross-attention, or the rows are repeated per beam as before.
+        let shared_cross_attention = cross_shared > 0 && 2 * cross_shared == encoder_past.len();
         tracing::info!(
             encoder = %files.encoder.display(),
             decoder = %files.decoder_graph().display(),
             cache = past_source.is_some(),
+            shared_cross_attention,
             "seq2seq model loaded"
         );
         Ok(Self {
@@ -289,6 +304,7 @@ impl Seq2SeqLm {
             heads,
             head_dim,
             cleanup_spaces,
+            shared_cross_attention,
         })
     }
 
@@ -503,7 +519,10 @@ impl Seq2SeqLm {
         let beams = options.beams;
         let keep = 2 * beams;
         let n = inputs.len();
-        let mut batch = self.encode_batch(inputs, beams)?;
+        // With the cross-attention shared, the encoder side keeps one row per input and the
+        // first step runs once per input; the decoder side then becomes `beams` rows each.
+        let share = self.shared_cross_attention && options.use_cache && self.has_cache();
+        let mut batch = self.encode_batch(inputs, if share { 1 } else { beams })?;
         let eos = self.config.eos_token_id;
         let lp = options.length_penalty;
         // Per input: running beams (sequence without start, score) and finished beams.
@@ -518,7 +537,10 @@ impl Seq2SeqLm {
         let mut finished: Vec<Vec<(f32, Vec<u32>)>> = vec![Vec::new(); n];
         let mut unsatisfied = vec![true; n];
         for step in 0..options.max_new_tokens {
-            let (logits, vocab) = self.step(&mut batch, options.use_cache)?;
+            let (mut logits, vocab) = self.step(&mut batch, options.use_cache)?;
+            if share && step == 0 {
+                logits = expand_beams(&mut batch, &logits, vocab, beams)?;
+            }
             let generated = step + 1; // tokens after this step, the new one included
             let at_limit = generated >= options.max_new_tokens;
             let mut source_rows = Vec::with_capacity(batch.rows);
@@ -663,7 +685,9 @@ impl Seq2SeqLm {
             return Ok((last, vocab));
         }
         let rows = batch.rows as i64;
-        let enc_shape = [rows, batch.enc_len as i64];
+        // Encoder rows: one per decoder row, or one per input (shared cross-attention).
+        let enc_rows = (batch.mask.len() / batch.enc_len.max(1)) as i64;
+        let enc_shape = [enc_rows, batch.enc_len as i64];
         let first = batch.decoder_past.is_none();
         let ids: Vec<i64> = batch
             .tokens
@@ -815,6 +839,30 @@ fn int_tensor(shape: [i64; 2], data: Vec<i64>) -> Result<SessionInputValue<'stat
     Ok(Tensor::from_array((shape, data))
         .map_err(ort_error("creating an input tensor"))?
         .into())
+}
+
+/// After a first step run once per input: each input's decoder side (tokens, self-attention
+/// cache) becomes `beams` rows next to each other; returns the logits repeated the same way.
+fn expand_beams(
+    batch: &mut Batch,
+    logits: &[f32],
+    vocab: usize,
+    beams: usize,
+) -> Result<Vec<f32>, RuntimeError> {
+    let index: Vec<usize> = (0..batch.rows)
+        .flat_map(|r| std::iter::repeat_n(r, beams))
+        .collect();
+    if let Some(past) = &mut batch.decoder_past {
+        for value in past.iter_mut() {
+            *value = gather_rows(value, &index)?;
+        }
+    }
+    batch.tokens = index.iter().map(|&r| batch.tokens[r].clone()).collect();
+    batch.rows = index.len();
+    Ok(index
+        .iter()
+        .flat_map(|&r| logits[r * vocab..(r + 1) * vocab].iter().copied())
+        .collect())
 }
 
 /// Rows `source[r]` of a `[rows, …]` float tensor, as a new tensor (`source` may repeat or

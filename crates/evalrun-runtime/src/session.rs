@@ -16,7 +16,7 @@ use crate::encode::{Encoded, TextEncoder};
 use crate::error::RuntimeError;
 use crate::library::{find_library, version_from_file_name};
 use crate::model::{ModelConfig, ModelFiles, Pooling};
-use crate::weights::{self, InPlace};
+use crate::weights::{self, Edits, InPlace};
 
 pub(crate) fn ort_error<E: fmt::Display>(context: &str) -> impl FnOnce(E) -> RuntimeError + '_ {
     move |e| RuntimeError::Ort {
@@ -152,20 +152,36 @@ impl Runtime {
     /// referenced where they lie in the file ([`crate::weights`]) unless the file cannot be
     /// read that way or `EVALRUN_MAP_WEIGHTS=0`; then ONNX Runtime loads the file itself.
     pub fn session(&self, path: &Path) -> Result<Session, RuntimeError> {
+        Ok(self.session_with_edits(path, Edits::from_env())?.0)
+    }
+
+    /// [`Self::session`] with these edits, and what was made of them: the prepared model
+    /// (its bytes dropped), or `None` when ONNX Runtime read the file itself, unedited.
+    pub fn session_with_edits(
+        &self,
+        path: &Path,
+        edits: Edits,
+    ) -> Result<(Session, Option<InPlace>), RuntimeError> {
         if weights::enabled() {
-            match weights::in_place(path) {
-                Ok(model) => return self.session_in_place(path, &model, ""),
+            match weights::in_place_with(path, edits) {
+                Ok(mut model) => {
+                    let session = self.session_in_place(path, &model, "")?;
+                    model.bytes = Vec::new();
+                    return Ok((session, Some(model)));
+                }
                 Err(why) => {
                     tracing::debug!(model = %path.display(), reason = %why, "ONNX Runtime reads the weights itself")
                 }
             }
         }
-        self.builder()?
+        let session = self
+            .builder()?
             .commit_from_file(path)
             .map_err(|e| RuntimeError::Ort {
                 context: format!("loading `{}`", path.display()),
                 message: e.to_string(),
-            })
+            })?;
+        Ok((session, None))
     }
 
     /// A session on a model prepared by [`weights::in_place`] (and perhaps edited since; `what`
@@ -182,6 +198,7 @@ impl Runtime {
             nan_guards_removed = model.nan_guards,
             head_gathered = model.head_gathered,
             attention_blocks = model.attention_blocks,
+            cross_attention_shared = model.cross_attention_shared,
             "loading from memory"
         );
         self.builder()?

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use crate::attention_blocks::Blocks;
 use crate::proto::{
-    default_opset, int_field, message, node, string, top_level_views, value_info_name, varint,
-    Fields, Value, Wiring,
+    default_opset, edit_subgraphs, int_field, message, node, string, top_level_views,
+    value_info_name, varint, view, Fields, Value, Wiring,
 };
 
 /// Initializers smaller than this stay inside the rewritten `ModelProto` (the threshold of
@@ -52,6 +52,9 @@ pub struct InPlace {
     pub head_gathered: bool,
     /// Causal attentions given a blocked branch ([`crate::attention_blocks`]).
     pub attention_blocks: usize,
+    /// Cross-attentions that read one row of encoder keys and values per input
+    /// ([`crate::cross_attention`]).
+    pub cross_attention_shared: usize,
 }
 
 /// Edits made to the graph's nodes while its headers are rewritten.
@@ -64,6 +67,9 @@ pub struct Edits {
     /// Compute long windows' causal attention in blocks of rows ([`crate::attention_blocks`]);
     /// for causal LMs only.
     pub attention_blocks: Option<Blocks>,
+    /// Let cross-attention read one row of cached encoder keys and values per input, for all
+    /// of its beams ([`crate::cross_attention`]); for seq2seq decoders only.
+    pub share_cross_attention: bool,
 }
 
 impl Edits {
@@ -73,6 +79,7 @@ impl Edits {
             strip_nan_guards: std::env::var("EVALRUN_NAN_GUARDS").map_or(true, |v| v != "keep"),
             gather_head: false,
             attention_blocks: None,
+            share_cross_attention: false,
         }
     }
 
@@ -82,6 +89,15 @@ impl Edits {
         Self {
             gather_head: crate::scoring_graph::gather_head_from_env(),
             attention_blocks: crate::attention_blocks::enabled_from_env().then(Blocks::default),
+            ..Self::from_env()
+        }
+    }
+
+    /// What a seq2seq decoder gets: [`Edits::from_env`], its cross-attention shared by the
+    /// beams unless `EVALRUN_SHARE_CROSS_ATTENTION=0`.
+    pub fn seq2seq_decoder_from_env() -> Self {
+        Self {
+            share_cross_attention: crate::cross_attention::enabled_from_env(),
             ..Self::from_env()
         }
     }
@@ -99,6 +115,7 @@ impl InPlace {
             nan_guards: 0,
             head_gathered: false,
             attention_blocks: 0,
+            cross_attention_shared: 0,
         })
     }
 }
@@ -144,6 +161,7 @@ pub fn in_place_with(path: &Path, edits: Edits) -> Result<InPlace, String> {
         nan_guards: 0,
         head_gathered: false,
         attention_blocks: 0,
+        cross_attention_shared: 0,
     };
     let bytes = rewrite.model(&mut stream).map_err(|e| match e.kind() {
         io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
@@ -173,6 +191,7 @@ pub fn in_place_with(path: &Path, edits: Edits) -> Result<InPlace, String> {
         nan_guards: rewrite.nan_guards,
         head_gathered: rewrite.head_gathered,
         attention_blocks: rewrite.attention_blocks,
+        cross_attention_shared: rewrite.cross_attention_shared,
     })
 }
 
@@ -196,6 +215,7 @@ struct Rewrite {
     nan_guards: usize,
     head_gathered: bool,
     attention_blocks: usize,
+    cross_attention_shared: usize,
 }
 
 /// A graph as read: its fields but the nodes and outputs, already encoded; its nodes; its
@@ -225,7 +245,10 @@ impl Rewrite {
         let mut graph = graph.ok_or_else(|| invalid("no graph"))?;
         let output_names =
             |g: &Graph| -> Vec<String> { g.outputs.iter().map(|(n, _)| n.clone()).collect() };
-        let opset = if self.edits.gather_head || self.edits.attention_blocks.is_some() {
+        let opset = if self.edits.gather_head
+            || self.edits.attention_blocks.is_some()
+            || self.edits.share_cross_attention
+        {
             default_opset(&out).map_err(invalid)?
         } else {
             None
@@ -246,6 +269,20 @@ impl Rewrite {
             self.attention_blocks =
                 crate::attention_blocks::causal_blocks(&mut graph.nodes, opset, &outputs, blocks)
                     .map_err(invalid)?;
+        }
+        if self.edits.share_cross_attention {
+            let mut share = |nodes: &mut Vec<Vec<u8>>| crate::cross_attention::share(nodes, opset);
+            let mut count = share(&mut graph.nodes).map_err(invalid)?;
+            for n in &mut graph.nodes {
+                if matches!(view(n).map_err(invalid)?.op.as_str(), "If") {
+                    let (edited, shared) = edit_subgraphs(n, &mut share).map_err(invalid)?;
+                    if shared > 0 {
+                        *n = edited;
+                        count += shared;
+                    }
+                }
+            }
+            self.cross_attention_shared = count;
         }
         let mut bytes = graph.fields;
         for (_, field) in &graph.outputs {
