@@ -46,7 +46,7 @@
 
 use crate::proto::{
     attr_graph, attr_int, attr_int64_tensor, attr_ints, int_attr, ints_attr, message, node, string,
-    top_level_views, NodeView, Wiring, OUTSIDE,
+    top_level_views, uses_prefix, NodeView, Wiring, OUTSIDE,
 };
 
 /// Windows longer than this take the blocked branch (measured on GPT-2 124M, 2 threads: 1.13×
@@ -118,12 +118,7 @@ pub(crate) fn causal_blocks(
     let Some(views) = top_level_views(nodes)? else {
         return Ok(0);
     };
-    if views.iter().any(|v| {
-        v.inputs
-            .iter()
-            .chain(&v.outputs)
-            .any(|n| n.starts_with(PREFIX))
-    }) {
+    if uses_prefix(&views, PREFIX) {
         return Ok(0);
     }
     // A graph output is read from outside ([`OUTSIDE`]): never moved into a branch.

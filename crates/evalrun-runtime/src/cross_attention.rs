@@ -40,7 +40,7 @@ use std::collections::HashMap;
 
 use crate::proto::{
     attr_int, attr_int64_tensor, attr_ints, int_attr, ints_attr, node, raw_fields, read_varint,
-    string, view, Value,
+    string, uses_prefix, view, Value, Wiring,
 };
 
 const PREFIX: &str = "evalrun_cross/";
@@ -60,24 +60,10 @@ pub(crate) fn share(nodes: &mut Vec<Vec<u8>>, opset: Option<i64>) -> Result<usiz
         .iter()
         .map(|n| view(n))
         .collect::<Result<Vec<_>, _>>()?;
-    if views.iter().any(|v| {
-        v.inputs
-            .iter()
-            .chain(&v.outputs)
-            .any(|n| n.starts_with(PREFIX))
-    }) {
+    if uses_prefix(&views, PREFIX) {
         return Ok(0);
     }
-    let mut producer = HashMap::new();
-    let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, v) in views.iter().enumerate() {
-        for o in &v.outputs {
-            producer.insert(o.as_str(), i);
-        }
-        for input in &v.inputs {
-            readers.entry(input.as_str()).or_default().push(i);
-        }
-    }
+    let Wiring { producer, readers } = Wiring::new(&views, &[]);
     let cache = |name: &str, what: &str| -> Option<String> {
         name.strip_prefix("past_key_values.")?
             .strip_suffix(what)
@@ -245,20 +231,17 @@ fn reads_only_later_dims(
 
 /// The values of a `Constant` node's int64 `value` tensor (`int64_data` or `raw_data`).
 fn int64_constant(n: &[u8]) -> Option<Vec<i64>> {
-    let attribute = raw_fields(n)
-        .ok()?
-        .into_iter()
-        .find_map(|(number, value, _)| match (number, value) {
-            (5, Value::Bytes(a)) => Some(a),
-            _ => None,
-        })?;
-    let tensor = raw_fields(attribute)
-        .ok()?
-        .into_iter()
-        .find_map(|(number, value, _)| match (number, value) {
-            (5, Value::Bytes(t)) => Some(t),
-            _ => None,
-        })?;
+    // NodeProto.attribute (5) → AttributeProto.t (5): a `Constant` has the one attribute.
+    fn field_5(bytes: &[u8]) -> Option<&[u8]> {
+        raw_fields(bytes)
+            .ok()?
+            .into_iter()
+            .find_map(|(number, value, _)| match (number, value) {
+                (5, Value::Bytes(b)) => Some(b),
+                _ => None,
+            })
+    }
+    let tensor = field_5(field_5(n)?)?;
     let (mut int64, mut values) = (false, Vec::new());
     for (number, value, _) in raw_fields(tensor).ok()? {
         match (number, value) {

@@ -304,6 +304,17 @@ pub(crate) fn top_level_views(nodes: &[Vec<u8>]) -> Result<Option<Vec<NodeView>>
     Ok((!subgraphs).then_some(views))
 }
 
+/// Whether any node reads or makes a name that starts with `prefix` (an edit's own names: the
+/// graph was edited already).
+pub(crate) fn uses_prefix(views: &[NodeView], prefix: &str) -> bool {
+    views.iter().any(|v| {
+        v.inputs
+            .iter()
+            .chain(&v.outputs)
+            .any(|n| n.starts_with(prefix))
+    })
+}
+
 /// Who reads a graph output: outside the graph.
 pub(crate) const OUTSIDE: usize = usize::MAX;
 
