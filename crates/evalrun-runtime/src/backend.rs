@@ -277,12 +277,16 @@ impl OrtBackend {
             }
             Loaded::Seq2seq(model) => {
                 let files = model.files();
+                // The graphs loaded: the merged decoder when there is one, else the split pair.
+                let decoders = match &files.merged {
+                    Some(merged) => vec![merged],
+                    None => [&files.decoder, &files.decoder_with_past]
+                        .into_iter()
+                        .flatten()
+                        .collect(),
+                };
                 let paths: Vec<&Path> = std::iter::once(&files.encoder)
-                    .chain(
-                        [&files.merged, &files.decoder, &files.decoder_with_past]
-                            .into_iter()
-                            .flatten(),
-                    )
+                    .chain(decoders)
                     .map(PathBuf::as_path)
                     .collect();
                 let weights = memory::weight_bytes(&paths);
@@ -290,6 +294,7 @@ impl OrtBackend {
                     input: self.info.max_length as u64,
                     beams: auto.beams.max(1) as u64,
                     new_tokens: auto.new_tokens as u64,
+                    shared_encoder: model.shares_cross_attention(),
                 };
                 memory::choose(
                     |r| memory::batch_bytes(&arch, work, r),

@@ -99,11 +99,14 @@ pub enum Workload {
     /// call: logits (and their log-softmax) for every token, plus the present keys/values.
     Causal { context: u64, batch_tokens: u64 },
     /// Encoder over `input` tokens, then a decoder over `beams` rows per input for `new_tokens`
-    /// steps with self- and cross-attention caches.
+    /// steps with self- and cross-attention caches; with `shared_encoder` the encoder states and
+    /// cross-attention caches have one row per input, not per beam
+    /// ([`crate::cross_attention`]).
     Seq2seq {
         input: u64,
         beams: u64,
         new_tokens: u64,
+        shared_encoder: bool,
     },
 }
 
@@ -130,14 +133,16 @@ pub fn batch_bytes(arch: &Architecture, work: Workload, rows: u64) -> u64 {
             input,
             beams,
             new_tokens,
+            shared_encoder,
         } => {
             let decoding = rows * beams;
-            let encoder = arch.layer_peak(rows, input) + F32 * decoding * input * arch.hidden;
-            let cache = |tokens: u64| {
-                2 * F32 * arch.decoder_layers * decoding * tokens * arch.attention_width
+            let encoder_rows = if shared_encoder { rows } else { decoding };
+            let encoder = arch.layer_peak(rows, input) + F32 * encoder_rows * input * arch.hidden;
+            let cache = |rows: u64, tokens: u64| {
+                2 * F32 * arch.decoder_layers * rows * tokens * arch.attention_width
             };
             // Past and present self-attention caches are both alive across a step.
-            let caches = cache(input) + 2 * cache(new_tokens);
+            let caches = cache(encoder_rows, input) + 2 * cache(decoding, new_tokens);
             let logits = 2 * F32 * decoding * arch.vocab;
             encoder + caches + logits
         }
@@ -352,6 +357,7 @@ mod tests {
             input: 512,
             beams: 4,
             new_tokens: 128,
+            shared_encoder: false,
         };
         let weights = (2 * 900) << 20;
         let budget = 8u64 << 30;
@@ -398,10 +404,20 @@ mod tests {
             for work in [
                 Workload::Encoder { tokens, outputs: 0 },
                 Workload::Causal { context: tokens, batch_tokens: 4096 },
-                Workload::Seq2seq { input: tokens, beams, new_tokens: 32 },
+                Workload::Seq2seq { input: tokens, beams, new_tokens: 32, shared_encoder: false },
+                Workload::Seq2seq { input: tokens, beams, new_tokens: 32, shared_encoder: true },
             ] {
                 prop_assert!(batch_bytes(&a, work, rows) <= batch_bytes(&a, work, rows + 1));
             }
+        }
+
+        #[test]
+        fn shared_encoder_rows_cost_less_with_beams(rows in 1u64..64, tokens in 1u64..1024, beams in 1u64..8) {
+            let a = t5_base();
+            let work = |shared_encoder| Workload::Seq2seq { input: tokens, beams, new_tokens: 32, shared_encoder };
+            let (shared, repeated) = (batch_bytes(&a, work(true), rows), batch_bytes(&a, work(false), rows));
+            prop_assert!(shared <= repeated);
+            prop_assert_eq!(shared == repeated, beams == 1);
         }
 
         #[test]

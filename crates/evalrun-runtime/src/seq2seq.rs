@@ -320,6 +320,12 @@ impl Seq2SeqLm {
         self.text.max_length()
     }
 
+    /// Whether beam search keeps one row of encoder states and cross-attention cache per input
+    /// ([`crate::cross_attention`]); only with the key/value cache.
+    pub fn shares_cross_attention(&self) -> bool {
+        self.shared_cross_attention
+    }
+
     /// Whether decoding can use the key/value cache.
     pub fn has_cache(&self) -> bool {
         !self.decoder_past.is_empty()
@@ -521,7 +527,7 @@ impl Seq2SeqLm {
         let n = inputs.len();
         // With the cross-attention shared, the encoder side keeps one row per input and the
         // first step runs once per input; the decoder side then becomes `beams` rows each.
-        let share = self.shared_cross_attention && options.use_cache && self.has_cache();
+        let share = self.shares_cross_attention() && options.use_cache && self.has_cache();
         let mut batch = self.encode_batch(inputs, if share { 1 } else { beams })?;
         let eos = self.config.eos_token_id;
         let lp = options.length_penalty;
