@@ -15,6 +15,9 @@ example gets exactly --max-new-tokens tokens. The script checks this and reports
 `sums.generated_tokens`, new tokens without `</s>`; for the Python contenders, tokens after the start token and
 before the first `</s>`), and stops if they differ.
 
+The outputs are compared as strings, token for token: the export's tokenizer gets a piece `⟨id⟩` for every id
+beyond the fixture's 3,100 (`cover_vocabulary`), so every generated id decodes to text; inputs tokenize as before.
+
 Workloads (--workload):
   squad     the first --examples SQuAD v1.1 dev examples as T5 inputs (evalrun task `squad_v1`), greedy,
             --max-new-tokens new tokens (default 32);
@@ -153,7 +156,25 @@ def build(work, tokenizer_dir):
         shutil.rmtree(onnx, ignore_errors=True)
         tmp.rename(onnx)
         log.info("exported in %.0f s: %s", time.perf_counter() - t0, ", ".join(sorted(p.name for p in onnx.iterdir())))
+    for d in (pt, onnx):
+        cover_vocabulary(d, T5_BASE["vocab_size"])
     return pt, onnx
+
+
+def cover_vocabulary(model_dir, size):
+    """Gives the tokenizer a piece for every id of the model's embedding, so that every generated id decodes to
+    text and the contenders' outputs are compared token for token. The fixture's unigram tokenizer has 3,100
+    pieces; ids 3100..size-1 get pieces `⟨id⟩`, which no input contains (so inputs tokenize as before) and which
+    decode to themselves (without them those ids decode to nothing and every output is the empty string)."""
+    path = pathlib.Path(model_dir) / "tokenizer.json"
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    vocab = spec["model"]["vocab"]
+    if len(vocab) >= size:
+        return
+    floor = min(score for _, score in vocab) - 10.0
+    vocab.extend([f"\u27e8{i}\u27e9", floor] for i in range(len(vocab), size))
+    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    log.info("%s: pieces for ids up to %d added", path, size - 1)
 
 
 def summarise_data(data_dir, work, examples):
