@@ -9,9 +9,11 @@ bigger embedding, and the cost depends on shapes only. Its pieces are shorter th
 somewhat more tokens than with t5-base's own vocabulary (reported below).
 
 Random weights give arbitrary greedy outputs, which would stop at arbitrary lengths. To decode a fixed amount the
-embedding row of `</s>` (id 1) is set to zero: the LM head is tied to it, so the logit of `</s>` is exactly 0 while
-the other 32127 are random of both signs and their maximum is always positive — no output stops early, every
-example gets exactly --max-new-tokens tokens. The script checks this and reports each contender's count (evalrun's
+embedding rows of `</s>` (id 1) and `<pad>` (id 0, also the decoder's start token) are set to zero: the LM head is
+tied to them, so their logits are exactly 0 while the other 32126 are random of both signs and their maximum is
+always positive — no output stops early, every example gets exactly --max-new-tokens tokens, and none of them is
+padding (a special token, which decodes to nothing: with only `</s>` zeroed, greedy decoding emitted `<pad>` at
+every step and every contender's output was the empty string). The script checks this and reports each contender's count (evalrun's
 `sums.generated_tokens`, new tokens without `</s>`; for the Python contenders, tokens after the start token and
 before the first `</s>`), and stops if they differ.
 
@@ -69,6 +71,8 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EOS = 1
+PAD = 0
+ZEROED = [PAD, EOS]  # embedding rows set to zero (module docs)
 MAX_INPUT = 512
 WORKLOADS = {  # evalrun task, default new tokens, what the report calls the inputs
     "squad": ("squad_v1", 32, "SQuAD v1.1 dev"),
@@ -132,6 +136,12 @@ def parse_args():
 def build(work, tokenizer_dir):
     """The random-weight T5-base (PyTorch, safetensors) and its Optimum export, both cached under `work`."""
     pt, onnx = work / "t5-base-random-pt", work / "t5-base-random"
+    marker = {"zeroed_embedding_rows": ZEROED}
+    built = pt / "evalrun-bench.json"
+    if (pt / "model.safetensors").exists() and (not built.exists() or json.loads(built.read_text()) != marker):
+        log.info("%s was built with other zeroed rows: building it again", pt)
+        for d in (pt, onnx):
+            shutil.rmtree(d, ignore_errors=True)
     if not (pt / "model.safetensors").exists():
         import torch
         from transformers import T5Config, T5ForConditionalGeneration
@@ -140,9 +150,11 @@ def build(work, tokenizer_dir):
         torch.manual_seed(0)
         model = T5ForConditionalGeneration(T5Config.from_dict(T5_BASE)).eval()
         with torch.no_grad():
-            model.shared.weight[EOS].zero_()  # tied LM head: logit(</s>) == 0, never the argmax
+            for row in ZEROED:  # tied LM head: logits of </s> and <pad> == 0, never the argmax
+                model.shared.weight[row].zero_()
         assert model.lm_head.weight.data_ptr() == model.shared.weight.data_ptr(), "LM head is not tied"
         model.save_pretrained(pt)
+        built.write_text(json.dumps(marker))
         for name in TOKENIZER_FILES:
             shutil.copy(pathlib.Path(tokenizer_dir) / name, pt / name)
     if not ((onnx / "encoder_model.onnx").exists() and (onnx / "decoder_model_merged.onnx").exists()):
