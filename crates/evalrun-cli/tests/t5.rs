@@ -415,24 +415,27 @@ fn beam_search_equals_transformers() {
 
 /// Beam search reads one copy of each input's cross-attention keys and values (the decoder graph
 /// is edited at load time, `evalrun_runtime::cross_attention`): the fixture's decoder takes the
-/// edit, and the strings equal those of the graph as exported, whose rows are repeated per beam
+/// edit, in the merged graph's branch and in the split `-with-past` graph, and the strings equal
+/// those of the graphs as exported, whose rows are repeated per beam
 /// (`EVALRUN_SHARE_CROSS_ATTENTION=0`); `beam_search_equals_transformers` runs with the edit.
 #[test]
 fn beams_share_the_cross_attention_cache_with_the_same_strings() {
     let data = data_dir();
-    let run = |share: &str| {
+    // The split pair alone: the fixture's files without the merged decoder.
+    let split = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo_root().join(MODEL)).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "decoder_model_merged.onnx" {
+            std::fs::copy(&path, split.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let run = |model: &Path, share: &str| {
         let tmp = tempfile::tempdir().unwrap();
         let predictions = tmp.path().join("p.jsonl");
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_evalrun"))
             .args(["run", "--task", "squad_v1", "--limit", "24", "--beams", "4"])
-            .args([
-                "--length-penalty",
-                "0.6",
-                "--bootstrap",
-                "0",
-                "--model",
-                MODEL,
-            ])
+            .args(["--length-penalty", "0.6", "--bootstrap", "0", "--model"])
+            .arg(model)
             .args([
                 "--data-dir",
                 path_str(&data),
@@ -451,12 +454,19 @@ fn beams_share_the_cross_attention_cache_with_the_same_strings() {
             .collect();
         (stderr(&output), outputs)
     };
-    let (log, shared) = run("1");
+    let (log, shared) = run(Path::new(MODEL), "1");
     assert!(log.contains("shared_cross_attention=true"), "{log}");
-    let (log, repeated) = run("0");
-    assert!(log.contains("shared_cross_attention=false"), "{log}");
     assert_eq!(shared.len(), 24);
-    assert_eq!(shared, repeated);
+    for (model, share) in [
+        (Path::new(MODEL), "0"),
+        (split.path(), "1"),
+        (split.path(), "0"),
+    ] {
+        let (log, outputs) = run(model, share);
+        let expected = format!("shared_cross_attention={}", share == "1");
+        assert!(log.contains(&expected), "{model:?} {share}: {log}");
+        assert_eq!(outputs, shared, "{model:?} {share}");
+    }
 }
 
 #[test]

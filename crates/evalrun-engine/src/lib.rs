@@ -226,6 +226,7 @@ impl Settings {
                 max_memory,
                 beams: self.decode.beams.unwrap_or(4),
                 new_tokens: self.decode.max_new_tokens.unwrap_or(256),
+                use_cache: !self.decode.no_kv_cache,
             }),
             _ => None,
         }

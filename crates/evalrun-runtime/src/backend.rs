@@ -294,7 +294,7 @@ impl OrtBackend {
                     input: self.info.max_length as u64,
                     beams: auto.beams.max(1) as u64,
                     new_tokens: auto.new_tokens as u64,
-                    shared_encoder: model.shares_cross_attention(),
+                    shared_encoder: model.shares_cross_attention() && auto.use_cache,
                 };
                 memory::choose(
                     |r| memory::batch_bytes(&arch, work, r),

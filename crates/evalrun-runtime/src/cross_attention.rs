@@ -32,8 +32,19 @@
 //! of per-row ones, which round differently in the last bits (measured: 4e-6 at most on
 //! T5-base logits); beam search's strings are checked against transformers' in the tests.
 //!
-//! A graph is rewritten only if every reader of those cache inputs is such a cross-attention;
-//! otherwise it is left as it is and the caller repeats the rows, as before.
+//! What is checked, per node list (a graph, or one `If` branch): every reader of those cache
+//! inputs is such a cross-attention (or a `Shape` of which only later dimensions are taken), each
+//! layer has both, and the product with the values comes after the scores; otherwise the list is
+//! left as it is, and the caller repeats the rows as before unless every layer was rewritten.
+//! What is assumed, as in T5's exports: the probabilities reach the product with the values
+//! through row-wise operations only, and `encoder_attention_mask` and `encoder_hidden_states`
+//! (then one row per input too) feed only the cross-attention; a graph that uses them otherwise
+//! fails on the shapes rather than give other numbers, except with a single input per batch,
+//! where every row's encoder side is the same anyway. Heads and head size are taken from the
+//! query, so keys with fewer heads still broadcast as before.
+//!
+//! The edit is made while [`crate::weights`] rewrites the model's headers, so it needs that path:
+//! `EVALRUN_MAP_WEIGHTS=0`, or a file that cannot be read that way, loads the graph unedited.
 //! `EVALRUN_SHARE_CROSS_ATTENTION=0` leaves every graph alone.
 
 use std::collections::HashMap;
@@ -144,13 +155,10 @@ pub(crate) fn share(nodes: &mut Vec<Vec<u8>>, opset: Option<i64>) -> Result<usiz
             vec![
                 op("Shape", &[&key], &p("key_shape")),
                 op("Slice", &[&p("key_shape"), &c("0"), &c("1")], &p("b")),
-                op("Slice", &[&p("key_shape"), &c("1"), &c("2")], &p("heads")),
-                op(
-                    "Slice",
-                    &[&p("key_shape"), &c("3"), &c("4")],
-                    &p("head_dim"),
-                ),
+                // Heads and head size from the query: keys with fewer heads broadcast.
                 op("Shape", &[q], &p("q_shape")),
+                op("Slice", &[&p("q_shape"), &c("1"), &c("2")], &p("heads")),
+                op("Slice", &[&p("q_shape"), &c("3"), &c("4")], &p("head_dim")),
                 op("Slice", &[&p("q_shape"), &c("1"), &c("4")], &p("q_tail")),
                 concat(&[&p("b"), &c("minus_one"), &p("q_tail")], &p("q5_shape")),
                 op("Reshape", &[q, &p("q5_shape")], &p("q5_in")),

@@ -177,6 +177,8 @@ pub struct AutoOptions {
     pub max_memory: u64,
     pub beams: usize,
     pub new_tokens: usize,
+    /// Decoding with the key/value cache (beams share the encoder rows only then).
+    pub use_cache: bool,
 }
 
 /// The batch `auto` chose, and why.

@@ -628,7 +628,8 @@ impl Seq2SeqLm {
 
     /// Keeps rows `source[r]`: decoder tokens and the self-attention cache (beam reordering),
     /// and with `encoder_side` also the encoder states, mask and cross-attention cache (rows
-    /// leaving the batch). An identity `source` copies nothing; a reordering of the same rows
+    /// leaving the batch; only where the encoder side has a row per decoder row, as in greedy
+    /// decoding). An identity `source` copies nothing; a reordering of the same rows
     /// moves only the rows that change, in place (the cache is the decoder's own output, so
     /// no new buffers every step).
     fn select_rows(
@@ -641,6 +642,10 @@ impl Seq2SeqLm {
             return Ok(());
         }
         let same_rows = source.len() == batch.rows;
+        debug_assert!(
+            !encoder_side || batch.mask.len() == batch.rows * batch.enc_len,
+            "the encoder side has one row per decoder row"
+        );
         let select = |value: &mut DynValue| -> Result<(), RuntimeError> {
             if same_rows {
                 let (_, data) = value
