@@ -50,8 +50,8 @@
 use std::collections::HashMap;
 
 use crate::proto::{
-    attr_int, attr_int64_tensor, attr_ints, int_attr, ints_attr, node, raw_fields, read_varint,
-    string, uses_prefix, view, Value, Wiring,
+    attr_int, attr_int64_tensor, attr_ints, int64_tensor_attr, int_attr, ints_attr, node,
+    raw_fields, string, uses_prefix, view, Wiring,
 };
 
 const PREFIX: &str = "evalrun_cross/";
@@ -232,42 +232,9 @@ fn reads_only_later_dims(
             && producer
                 .get(v.inputs[1].as_str())
                 .filter(|&&c| views[c].op == "Constant")
-                .and_then(|&c| int64_constant(&nodes[c]))
+                .and_then(|&c| int64_tensor_attr(&nodes[c], "value"))
                 .is_some_and(|index| !index.is_empty() && index.iter().all(|&i| i > 0))
     })
-}
-
-/// The values of a `Constant` node's int64 `value` tensor (`int64_data` or `raw_data`).
-fn int64_constant(n: &[u8]) -> Option<Vec<i64>> {
-    // NodeProto.attribute (5) → AttributeProto.t (5): a `Constant` has the one attribute.
-    fn field_5(bytes: &[u8]) -> Option<&[u8]> {
-        raw_fields(bytes)
-            .ok()?
-            .into_iter()
-            .find_map(|(number, value, _)| match (number, value) {
-                (5, Value::Bytes(b)) => Some(b),
-                _ => None,
-            })
-    }
-    let tensor = field_5(field_5(n)?)?;
-    let (mut int64, mut values) = (false, Vec::new());
-    for (number, value, _) in raw_fields(tensor).ok()? {
-        match (number, value) {
-            (2, Value::Varint(7)) => int64 = true,
-            (7, Value::Varint(v)) => values.push(v as i64),
-            (7, Value::Bytes(mut packed)) => {
-                while !packed.is_empty() {
-                    values.push(read_varint(&mut packed).ok()? as i64);
-                }
-            }
-            (9, Value::Bytes(raw)) if raw.len() % 8 == 0 => values.extend(
-                raw.chunks_exact(8)
-                    .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))),
-            ),
-            _ => {}
-        }
-    }
-    int64.then_some(values)
 }
 
 /// The node with its first input and/or first output renamed.

@@ -253,6 +253,33 @@ pub(crate) fn ints_attr(node: &[u8], name: &str) -> Option<Vec<i64>> {
     Some(out)
 }
 
+/// The values of a node's int64 tensor attribute (`AttributeProto.t`, field 5: `TensorProto` with
+/// `data_type` INT64 and `int64_data` or `raw_data`), e.g. a `Constant`'s `value`.
+pub(crate) fn int64_tensor_attr(node: &[u8], name: &str) -> Option<Vec<i64>> {
+    let tensor = Fields::new(attribute(node, name)?).find_map(|f| match f {
+        Ok((5, Value::Bytes(t))) => Some(t),
+        _ => None,
+    })?;
+    let (mut int64, mut values) = (false, Vec::new());
+    for f in Fields::new(tensor) {
+        match f.ok()? {
+            (2, Value::Varint(7)) => int64 = true,
+            (7, Value::Varint(v)) => values.push(v as i64),
+            (7, Value::Bytes(mut packed)) => {
+                while !packed.is_empty() {
+                    values.push(read_varint(&mut packed).ok()? as i64);
+                }
+            }
+            (9, Value::Bytes(raw)) if raw.len() % 8 == 0 => values.extend(
+                raw.chunks_exact(8)
+                    .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            ),
+            _ => {}
+        }
+    }
+    int64.then_some(values)
+}
+
 /// The `name` (field 1) of a `ValueInfoProto`, given its bytes.
 pub(crate) fn value_info_name(bytes: &[u8]) -> Option<String> {
     Fields::new(bytes).find_map(|f| match f {
@@ -397,6 +424,9 @@ mod tests {
             &[attr_ints("perm", &[0, 1, 3, 2]), attr_int("axis", -1)],
         );
         assert_eq!(ints_attr(&n, "perm"), Some(vec![0, 1, 3, 2]));
+        let c = node("Constant", &[], "c", "c", &[attr_int64_tensor(&[2, -1])]);
+        assert_eq!(int64_tensor_attr(&c, "value"), Some(vec![2, -1]));
+        assert_eq!(int64_tensor_attr(&c, "other"), None);
         assert_eq!(int_attr(&n, "axis"), Some(-1));
         assert_eq!(int_attr(&n, "perm"), None);
         assert_eq!(ints_attr(&n, "missing"), None);
