@@ -173,6 +173,12 @@ def build(work, tokenizer_dir):
     return pt, onnx
 
 
+def rel(path):
+    """`path` relative to the repository root when it lies inside it (result files name no machine paths)."""
+    path = pathlib.Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def cover_vocabulary(model_dir, size):
     """Gives the tokenizer a piece for every id of the model's embedding, so that every generated id decodes to
     text and the contenders' outputs are compared token for token. The fixture's unigram tokenizer has 3,100
@@ -428,7 +434,7 @@ def main():
         "repeats": a.repeats, "generated_tokens": tokens, "input_tokens": input_tokens,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "onnxruntime_python": onnxruntime.__version__},
-        "model": str(onnx), "rows": rows, "identical_outputs": agreement, "reference": reference,
+        "model": rel(onnx), "rows": rows, "identical_outputs": agreement, "reference": reference,
     }
     render(summary)  # fills in each row's best_seconds, tokens_per_second, evalrun_speedup
     out = pathlib.Path(a.json) if a.json else work / "results.json"
