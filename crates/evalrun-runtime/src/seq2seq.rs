@@ -446,9 +446,7 @@ impl Seq2SeqLm {
             .remove("last_hidden_state")
             .expect("checked at load time");
         let (hidden, mask) = if copies > 1 {
-            let index: Vec<usize> = (0..inputs.len())
-                .flat_map(|i| std::iter::repeat_n(i, copies))
-                .collect();
+            let index = repeated(inputs.len(), copies);
             let mask = index
                 .iter()
                 .flat_map(|&i| mask[i * len..(i + 1) * len].iter().copied())
@@ -545,7 +543,14 @@ impl Seq2SeqLm {
         for step in 0..options.max_new_tokens {
             let (mut logits, vocab) = self.step(&mut batch, options.use_cache)?;
             if share && step == 0 {
-                logits = expand_beams(&mut batch, &logits, vocab, beams)?;
+                // The first step ran once per input: each input's decoder side (tokens,
+                // self-attention cache) and logits become `beams` rows next to each other.
+                let index = repeated(batch.rows, beams);
+                self.select_rows(&mut batch, &index, false)?;
+                logits = index
+                    .iter()
+                    .flat_map(|&r| logits[r * vocab..(r + 1) * vocab].iter().copied())
+                    .collect();
             }
             let generated = step + 1; // tokens after this step, the new one included
             let at_limit = generated >= options.max_new_tokens;
@@ -852,28 +857,11 @@ fn int_tensor(shape: [i64; 2], data: Vec<i64>) -> Result<SessionInputValue<'stat
         .into())
 }
 
-/// After a first step run once per input: each input's decoder side (tokens, self-attention
-/// cache) becomes `beams` rows next to each other; returns the logits repeated the same way.
-fn expand_beams(
-    batch: &mut Batch,
-    logits: &[f32],
-    vocab: usize,
-    beams: usize,
-) -> Result<Vec<f32>, RuntimeError> {
-    let index: Vec<usize> = (0..batch.rows)
-        .flat_map(|r| std::iter::repeat_n(r, beams))
-        .collect();
-    if let Some(past) = &mut batch.decoder_past {
-        for value in past.iter_mut() {
-            *value = gather_rows(value, &index)?;
-        }
-    }
-    batch.tokens = index.iter().map(|&r| batch.tokens[r].clone()).collect();
-    batch.rows = index.len();
-    Ok(index
-        .iter()
-        .flat_map(|&r| logits[r * vocab..(r + 1) * vocab].iter().copied())
-        .collect())
+/// `0, 0, …, 1, 1, …`: each of `rows` rows `copies` times, next to each other (beams).
+fn repeated(rows: usize, copies: usize) -> Vec<usize> {
+    (0..rows)
+        .flat_map(|r| std::iter::repeat_n(r, copies))
+        .collect()
 }
 
 /// Rows `source[r]` of a `[rows, …]` float tensor, as a new tensor (`source` may repeat or
