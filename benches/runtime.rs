@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use evalrun_runtime::batch::{pad, plan};
-use evalrun_runtime::{Device, Model, Runtime, RuntimeOptions, TextEncoder};
+use evalrun_runtime::{Model, Runtime, RuntimeOptions, TextEncoder};
 use evalrun_tasks::{load_split, Catalog, Task};
 
 fn root() -> PathBuf {
@@ -75,11 +75,8 @@ fn tokenize_and_batch(c: &mut Criterion) {
 
 fn models(c: &mut Criterion) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let runtime = Runtime::new(RuntimeOptions {
-        device: Device::Cpu,
-        threads,
-    })
-    .expect("ONNX Runtime (run scripts/setup-ort.sh)");
+    let runtime = Runtime::new(RuntimeOptions::cpu(threads))
+        .expect("ONNX Runtime (run scripts/setup-ort.sh)");
     let sst2 = examples("sst2");
     let sst2_inputs = as_inputs(&sst2);
     let first_batch: Vec<(&str, Option<&str>)> = sst2_inputs[..32].to_vec();

@@ -32,7 +32,18 @@ pub const FILE_NAME: &str = "evalrun-cache.sqlite";
 /// `PRAGMA application_id` of an evalrun cache ("evrc").
 pub const APPLICATION_ID: i32 = 0x6576_7263;
 /// `PRAGMA user_version`: bumped whenever the key or the stored response changes meaning.
-pub const SCHEMA_VERSION: i32 = 1;
+/// 2: the key names the graph edits applied and the scoring path (version 1 keys did not, so
+/// responses of differently edited graphs could answer each other).
+pub const SCHEMA_VERSION: i32 = 2;
+
+/// Why an older schema cannot be read.
+fn schema_note(found: i32) -> &'static str {
+    if found < SCHEMA_VERSION {
+        " (an older evalrun wrote it: its keys do not name the graph edits and the scoring path that computed each response, so it cannot be trusted to answer this one)"
+    } else {
+        " (a newer evalrun wrote it)"
+    }
+}
 
 /// How a run uses the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,7 +98,7 @@ pub enum CacheError {
     },
     #[error("`{}` is not an evalrun cache ({reason}); give --cache a directory of its own", path.display())]
     Foreign { path: PathBuf, reason: String },
-    #[error("`{}` is an evalrun cache of schema version {found}; this evalrun reads version {SCHEMA_VERSION}. Delete it or use another --cache directory", path.display())]
+    #[error("`{}` is an evalrun cache of schema version {found}; this evalrun reads version {SCHEMA_VERSION}{}. Delete it (responses are recomputed) or use another --cache directory", path.display(), schema_note(*found))]
     Schema { path: PathBuf, found: i32 },
     #[error("the cache `{}` is damaged ({detail}); delete it (responses are recomputed) or use another --cache directory", path.display())]
     Corrupt { path: PathBuf, detail: String },
@@ -645,6 +656,8 @@ pub struct Replay {
     info: ModelInfo,
     fingerprint: Fingerprint,
     responses: HashMap<String, Response>,
+    /// The file each response was read from, by key (for error messages).
+    sources: HashMap<String, String>,
 }
 
 impl Replay {
@@ -657,7 +670,14 @@ impl Replay {
             info,
             fingerprint,
             responses,
+            sources: HashMap::new(),
         }
+    }
+
+    /// Names the file each response came from, by key.
+    pub fn with_sources(mut self, sources: HashMap<String, String>) -> Self {
+        self.sources = sources;
+        self
     }
 }
 
@@ -670,6 +690,10 @@ impl Backend for Replay {
 
     fn fingerprint(&self) -> Fingerprint {
         self.fingerprint.clone()
+    }
+
+    fn source(&self, request: &Request) -> Option<String> {
+        self.sources.get(&key(&self.fingerprint, request)).cloned()
     }
 
     fn run(

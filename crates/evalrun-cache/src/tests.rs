@@ -21,6 +21,7 @@ impl Counting {
                 windows: None,
                 graphs: vec![("model.onnx".into(), "abc".into())],
                 tokenizer_sha256: "def".into(),
+                edits: Vec::new(),
             },
             seen: 0,
             calls: 0,
@@ -229,6 +230,23 @@ fn foreign_truncated_and_other_schema_files_are_named_errors() {
     assert!(
         matches!(error, CacheError::Schema { found: 99, .. }),
         "{error}"
+    );
+    assert!(error.to_string().contains("a newer evalrun"), "{error}");
+
+    // A version 1 cache: its keys did not name the graph edits.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 1;")
+        .unwrap();
+    let error = Cache::open(dir.path(), CacheMode::Read).unwrap_err();
+    assert!(
+        matches!(error, CacheError::Schema { found: 1, .. }),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("an older evalrun") && message.contains("graph edits"),
+        "{message}"
     );
 
     // A cache cut short (a partial copy).

@@ -187,6 +187,17 @@ pub struct RunArgs {
     /// `--shard auto` in a Kubernetes Indexed Job: the number of shards (the Job's completions).
     #[arg(long, env = "EVALRUN_SHARD_COUNT")]
     shard_count: Option<usize>,
+    /// Load-time graph edits: `auto` (default: every edit that applies), `none` (every graph
+    /// exactly as exported; causal LMs then take the log-softmax on the host, in f64), the
+    /// edits wanted (`lm_head,log_softmax`) or edits taken from `auto` (`-attention_blocks`).
+    /// Edits: weights_in_place, nan_guards, log_softmax, lm_head, attention_blocks,
+    /// cross_attention. The record and the cache key say which were applied.
+    #[arg(long, env = "EVALRUN_GRAPH_EDITS", allow_hyphen_values = true)]
+    graph_edits: Option<String>,
+    /// Causal LM: score every (context, continuation) pair alone instead of scoring the
+    /// candidates that share a context against its key/value cache.
+    #[arg(long)]
+    no_shared_prefix: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use evalrun_core::bootstrap::BootstrapSpec;
 use evalrun_engine::{BatchSize, CacheMode, CacheSettings, DecodeFlags, LmFlags, Settings, Shard};
 use evalrun_report::record::BuildInfo;
-use evalrun_runtime::{memory, Device, Runtime, RuntimeOptions};
+use evalrun_runtime::{memory, Device, Edit, Edits, Runtime, RuntimeOptions};
 
 use crate::RunArgs;
 
@@ -118,9 +118,14 @@ pub fn resolve(
         None => None,
         Some(text) => Some(shard(text, args.shard_count, &|k| std::env::var(k).ok())?),
     };
+    let env = |k: &str| std::env::var(k).ok();
+    let graph_edits = graph_edits(args.graph_edits.as_deref(), &env)?;
+    let no_shared_prefix =
+        args.no_shared_prefix || env("EVALRUN_SHARED_PREFIX").as_deref() == Some("0");
     Ok(Settings {
         cache,
         shard,
+        graph_edits,
         skip_absent: false,
         interrupt: None,
         command: command.to_string(),
@@ -157,8 +162,49 @@ pub fn resolve(
             context: args.context,
             stride: args.stride,
             batch_tokens: args.batch_tokens,
+            no_shared_prefix,
         },
     })
+}
+
+/// `--graph-edits` (or `EVALRUN_GRAPH_EDITS`); without it, `auto` less the edits that the
+/// older per-edit variables turn off, which stay as aliases: `EVALRUN_MAP_WEIGHTS=0`
+/// (weights_in_place), `EVALRUN_NAN_GUARDS=keep` (nan_guards), `EVALRUN_HOST_LOGITS=1`
+/// (log_softmax and lm_head), `EVALRUN_HEAD_GATHER=0` (lm_head), `EVALRUN_ATTENTION_BLOCKS=0`
+/// (attention_blocks), `EVALRUN_SHARE_CROSS_ATTENTION=0` (cross_attention).
+fn graph_edits(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Edits> {
+    if let Some(spec) = flag {
+        return spec
+            .parse()
+            .with_context(|| format!("invalid `--graph-edits {spec}`"));
+    }
+    let mut edits = Edits::auto();
+    let is = |name: &str, value: &str| env(name).as_deref() == Some(value);
+    let aliases = [
+        (is("EVALRUN_MAP_WEIGHTS", "0"), &[Edit::WeightsInPlace][..]),
+        (is("EVALRUN_NAN_GUARDS", "keep"), &[Edit::NanGuards]),
+        (
+            env("EVALRUN_HOST_LOGITS").is_some_and(|v| !v.is_empty() && v != "0"),
+            &[Edit::LogSoftmax, Edit::LmHead],
+        ),
+        (is("EVALRUN_HEAD_GATHER", "0"), &[Edit::LmHead]),
+        (
+            is("EVALRUN_ATTENTION_BLOCKS", "0"),
+            &[Edit::AttentionBlocks],
+        ),
+        (
+            is("EVALRUN_SHARE_CROSS_ATTENTION", "0"),
+            &[Edit::CrossAttention],
+        ),
+    ];
+    for (off, edit_list) in aliases {
+        if off {
+            for &edit in edit_list {
+                edits = edits.without(edit);
+            }
+        }
+    }
+    Ok(edits)
 }
 
 /// `--batch-size N|auto` with `--max-memory SIZE|P%` (default 50% of the memory available).
@@ -193,7 +239,22 @@ pub fn runtime(settings: &Settings) -> anyhow::Result<Runtime> {
     Ok(Runtime::new(RuntimeOptions {
         device: settings.device,
         threads: settings.threads,
+        config: ort_config(std::env::var("EVALRUN_ORT_CONFIG").ok().as_deref()),
+        profile: std::env::var("EVALRUN_ORT_PROFILE").ok(),
     })?)
+}
+
+/// `EVALRUN_ORT_CONFIG=key=value,...`: ONNX Runtime session configuration entries (a key
+/// alone means `key=1`), for profiling memory and speed.
+fn ort_config(text: Option<&str>) -> Vec<(String, String)> {
+    text.unwrap_or_default()
+        .split(',')
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let (key, value) = entry.split_once('=').unwrap_or((entry, "1"));
+            (key.to_string(), value.to_string())
+        })
+        .collect()
 }
 
 /// `--shard I/N` (0-based), or `auto`: a Slurm array task (`SLURM_ARRAY_TASK_ID` less
@@ -262,8 +323,58 @@ pub fn shard(
 
 #[cfg(test)]
 mod tests {
-    use super::shard;
+    use super::{graph_edits, ort_config, shard};
+    use evalrun_runtime::{Edit, Edits};
     use std::collections::HashMap;
+
+    /// The flag wins; without it the older per-edit variables take edits out of `auto`.
+    #[test]
+    fn graph_edits_from_the_flag_or_the_old_variables() {
+        let none = env(&[]);
+        assert_eq!(graph_edits(None, &none).unwrap(), Edits::auto());
+        assert_eq!(graph_edits(Some("none"), &none).unwrap(), Edits::none());
+        let host = env(&[("EVALRUN_HOST_LOGITS", "1"), ("EVALRUN_MAP_WEIGHTS", "0")]);
+        let edits = graph_edits(None, &host).unwrap();
+        assert_eq!(
+            edits,
+            Edits::auto()
+                .without(Edit::LogSoftmax)
+                .without(Edit::LmHead)
+                .without(Edit::WeightsInPlace)
+        );
+        assert_eq!(graph_edits(Some("auto"), &host).unwrap(), Edits::auto());
+        let each = env(&[
+            ("EVALRUN_NAN_GUARDS", "keep"),
+            ("EVALRUN_HEAD_GATHER", "0"),
+            ("EVALRUN_ATTENTION_BLOCKS", "0"),
+            ("EVALRUN_SHARE_CROSS_ATTENTION", "0"),
+            ("EVALRUN_HOST_LOGITS", "0"),
+        ]);
+        assert_eq!(
+            graph_edits(None, &each).unwrap().to_string(),
+            "weights_in_place,log_softmax"
+        );
+        let bad = graph_edits(Some("-lm_head,fast"), &none).unwrap_err();
+        assert!(format!("{bad:#}").contains("invalid `--graph-edits -lm_head,fast`"));
+        let unknown = graph_edits(Some("fast"), &none).unwrap_err();
+        assert!(
+            format!("{unknown:#}")
+                .contains("unknown graph edit `fast`; the edits are weights_in_place"),
+            "{unknown:#}"
+        );
+    }
+
+    #[test]
+    fn ort_config_entries() {
+        assert_eq!(ort_config(None), Vec::<(String, String)>::new());
+        assert_eq!(
+            ort_config(Some("session.disable_prepacking,a=b,")),
+            [
+                ("session.disable_prepacking".to_string(), "1".to_string()),
+                ("a".into(), "b".into())
+            ]
+        );
+    }
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs

@@ -12,11 +12,7 @@ use common::*;
 fn runtime() -> &'static evalrun_runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<evalrun_runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
-        evalrun_runtime::Runtime::new(evalrun_runtime::RuntimeOptions {
-            device: evalrun_runtime::Device::Cpu,
-            threads: 2,
-        })
-        .unwrap()
+        evalrun_runtime::Runtime::new(evalrun_runtime::RuntimeOptions::cpu(2)).unwrap()
     })
 }
 
@@ -399,188 +395,12 @@ fn remaining_variants_on_files_in_the_published_formats() {
     );
 }
 
-/// The in-graph head (target logit, log-sum-exp, argmax appended to the ONNX graph) and the
-/// host path (whole `logits` tensor, log-softmax in f64) give the same numbers, on both fixture
-/// exports (plain and with-past), for rolling WikiText windows and LAMBADA-style continuations.
-#[test]
-fn in_graph_log_probabilities_equal_host_logits() {
-    use evalrun_core::lm::{continuation_window, rolling_windows};
-    use evalrun_runtime::{CausalLm, Scoring};
-    let runtime = runtime();
-    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
-    let text: String = text.chars().take(6000).collect();
-    for model in ["gpt2-tiny", "gpt2-tiny-past"] {
-        let dir = fixtures().join("models").join(model);
-        let mut graph = CausalLm::load_with(runtime, &dir, Scoring::InGraph).unwrap();
-        let mut host = CausalLm::load_with(runtime, &dir, Scoring::HostLogits).unwrap();
-        assert_eq!(graph.scoring(), Scoring::InGraph, "{model}");
-        assert_eq!(host.scoring(), Scoring::HostLogits);
-        let tokens = graph.encoder().encode_pair(&text, "").unwrap().0;
-        let mut windows = rolling_windows(&tokens, graph.eot(), 256);
-        for (context, continuation) in [
-            ("The cat sat on the", " mat"),
-            (
-                "In 1996 the band released their second album ,",
-                " which sold well",
-            ),
-        ] {
-            let (a, b) = graph.encoder().encode_pair(context, continuation).unwrap();
-            windows.push(continuation_window(&a, &b, 256));
-        }
-        let g = graph.score(&windows, 4, 600, &mut |_| {}).unwrap();
-        let h = host.score(&windows, 4, 600, &mut |_| {}).unwrap();
-        assert_same_scores(model, &g, &h, 1e-5);
-    }
-}
-
-/// The first 5000 characters of the WikiText-2 test file, and 60 of its words to share as a
-/// context.
-fn wikitext_sample() -> (String, String) {
-    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
-    let text: String = text.chars().take(5000).collect();
-    let context = text
-        .split_whitespace()
-        .skip(40)
-        .take(60)
-        .collect::<Vec<_>>()
-        .join(" ");
-    (text, context)
-}
-
-/// Rolling 200-token windows over `text` (the last scores only its tail), then four
-/// continuations: a short one alone and three candidates sharing `context`.
-fn mixed_windows(
-    lm: &evalrun_runtime::CausalLm,
-    text: &str,
-    context: &str,
-) -> Vec<evalrun_core::lm::Window> {
-    use evalrun_core::lm::{continuation_window, rolling_windows};
-    let tokens = lm.encoder().encode_pair(text, "").unwrap().0;
-    let mut windows = rolling_windows(&tokens, lm.eot(), 200);
-    assert!(
-        windows.last().unwrap().first_target > 1,
-        "the last window scores a tail"
-    );
-    for (context, continuation) in [
-        ("The cat sat on the", " mat"),
-        (context, " the"),
-        (context, " a ship of the line"),
-        (context, " 1917"),
-    ] {
-        let (a, b) = lm.encoder().encode_pair(context, continuation).unwrap();
-        windows.push(continuation_window(&a, &b, 200));
-    }
-    windows
-}
-
-/// Two ways of scoring the same windows agree: log-likelihoods to `tolerance` relative, and
-/// the same token counts, greedy flags and argmax tokens.
-fn assert_same_scores(
-    what: &str,
-    a: &[evalrun_runtime::WindowScore],
-    b: &[evalrun_runtime::WindowScore],
-    tolerance: f64,
-) {
-    assert_eq!(a.len(), b.len(), "{what}");
-    for (i, (a, b)) in a.iter().zip(b).enumerate() {
-        assert!(
-            rel(a.loglikelihood, b.loglikelihood) < tolerance,
-            "{what} window {i}: {} vs {}",
-            a.loglikelihood,
-            b.loglikelihood
-        );
-        assert_eq!(
-            (a.tokens, a.greedy, &a.greedy_tokens),
-            (b.tokens, b.greedy, &b.greedy_tokens),
-            "{what} window {i}"
-        );
-    }
-}
-
-/// The LM head run only at the scored positions, in chunks (`GatherND`, then `MatMul`,
-/// `LogSoftmax`, `GatherElements`, `ArgMax` per chunk of 256 positions) gives the scores of the
-/// export's head run over every position: rolling windows (the last scores only its tail),
-/// single continuations, candidates sharing a context (scored against its cache), in batches
-/// of up to 1000 scored positions (four chunks filled, the others empty).
-#[test]
-fn a_head_over_the_scored_positions_alone_scores_the_same() {
-    use evalrun_runtime::{weights::Edits, CausalLm, Scoring};
-    let runtime = runtime();
-    let (text, context) = wikitext_sample();
-    for model in ["gpt2-tiny", "gpt2-tiny-past"] {
-        let dir = fixtures().join("models").join(model);
-        let edits = |gather_head| Edits {
-            gather_head,
-            ..Edits::causal_lm_from_env()
-        };
-        let mut gathered =
-            CausalLm::load_with_edits(runtime, &dir, Scoring::InGraph, edits(true)).unwrap();
-        let mut full =
-            CausalLm::load_with_edits(runtime, &dir, Scoring::InGraph, edits(false)).unwrap();
-        assert!(gathered.head_gathered(), "{model}");
-        assert!(!full.head_gathered(), "{model}");
-        let windows = mixed_windows(&gathered, &text, &context);
-        let g = gathered.score(&windows, 8, 1000, &mut |_| {}).unwrap();
-        let f = full.score(&windows, 3, 500, &mut |_| {}).unwrap();
-        assert_same_scores(model, &g, &f, 1e-6);
-    }
-}
-
-/// Causal attention in blocks of query rows (`evalrun_runtime::attention_blocks`) scores as the
-/// export's whole-square attention does. The fixture's windows are short, so the test lowers
-/// the thresholds: rolling windows of 200 tokens and the last window's tail, padded batches,
-/// short continuations (the export's branch, or blocks left empty), and candidates scored
-/// against a shared context's cache (a past: the export's branch), on both fixture exports
-/// (keys transposed by `[0, 2, 3, 1]` and by `[0, 1, 3, 2]`). That the blocked branch runs is
-/// checked by breaking it: reversing the blocks' order fails this test.
-#[test]
-fn attention_in_blocks_scores_as_the_whole_square() {
-    use evalrun_runtime::attention_blocks::Blocks;
-    use evalrun_runtime::{weights::Edits, CausalLm, Scoring};
-    let runtime = runtime();
-    let (text, context) = wikitext_sample();
-    // Blocked above 24 tokens, four blocks of at least 8 rows; and every window blocked, in 16
-    // blocks of at least one row (short windows leave blocks empty).
-    let configs = [
-        Blocks {
-            min_tokens: 24,
-            blocks: 4,
-            min_block: 8,
-        },
-        Blocks {
-            min_tokens: 0,
-            blocks: 16,
-            min_block: 1,
-        },
-    ];
-    for (model, small) in ["gpt2-tiny", "gpt2-tiny-past"]
-        .into_iter()
-        .flat_map(|m| configs.map(|c| (m, c)))
-    {
-        let dir = fixtures().join("models").join(model);
-        let edits = |attention_blocks| Edits {
-            attention_blocks,
-            ..Edits::causal_lm_from_env()
-        };
-        let mut blocked =
-            CausalLm::load_with_edits(runtime, &dir, Scoring::InGraph, edits(Some(small))).unwrap();
-        let mut square =
-            CausalLm::load_with_edits(runtime, &dir, Scoring::InGraph, edits(None)).unwrap();
-        assert_eq!(blocked.attention_blocks(), 2, "{model}: both layers");
-        assert_eq!(square.attention_blocks(), 0, "{model}");
-        let windows = mixed_windows(&blocked, &text, &context);
-        let b = blocked.score(&windows, 3, 1000, &mut |_| {}).unwrap();
-        let s = square.score(&windows, 3, 1000, &mut |_| {}).unwrap();
-        assert_same_scores(&format!("{model} {small:?}"), &b, &s, 1e-6);
-    }
-}
-
 /// Shared-prefix scoring (context once, its key/value cache reused for every candidate) gives
 /// the log-likelihoods of scoring each (context, candidate) pair alone, on both scoring paths.
 #[test]
 fn shared_prefix_scoring_equals_scoring_each_pair_alone() {
     use evalrun_core::lm::continuation_window;
-    use evalrun_runtime::{CausalLm, Scoring};
+    use evalrun_runtime::{CausalLm, Edit, Edits};
     let runtime = runtime();
     let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
     let contexts: Vec<String> = text
@@ -597,9 +417,10 @@ fn shared_prefix_scoring_equals_scoring_each_pair_alone() {
         " himself",
         " they",
     ];
-    for scoring in [Scoring::InGraph, Scoring::HostLogits] {
+    for edits in [Edits::auto(), Edits::auto().without(Edit::LogSoftmax)] {
+        let scoring = edits.to_string();
         let dir = fixtures().join("models/gpt2-tiny-past");
-        let mut lm = CausalLm::load_with(runtime, &dir, scoring).unwrap();
+        let mut lm = CausalLm::load_with(runtime, &dir, &edits).unwrap();
         assert!(lm.has_past());
         let mut windows = Vec::new();
         for context in &contexts {
@@ -625,7 +446,7 @@ fn shared_prefix_scoring_equals_scoring_each_pair_alone() {
         for (i, (s, a)) in shared.iter().zip(&alone).enumerate() {
             assert!(
                 rel(s.loglikelihood, a.loglikelihood) < 1e-5,
-                "{scoring:?} window {i}: {} vs {}",
+                "{scoring} window {i}: {} vs {}",
                 s.loglikelihood,
                 a.loglikelihood
             );
@@ -634,54 +455,132 @@ fn shared_prefix_scoring_equals_scoring_each_pair_alone() {
     }
 }
 
-/// Weights referenced where they lie ([`evalrun_runtime::weights`]): a model whose weights live
-/// in an external data file (the layout Optimum writes above 2 GB) loads with the in-graph
-/// head, and every score equals the fixture's own, bit for bit. The layout is made from the
-/// fixture: its `model.onnx`, renamed `model.onnx_data`, holds the bytes that the rewritten
-/// `model.onnx` references.
+/// The wrong-provenance case: a cache filled on the default (edited, in-graph) path
+/// never answers a run on the export as it is (`--graph-edits none`, host log-softmax in f64)
+/// or on the old alias `EVALRUN_HOST_LOGITS=1`; the records say which edits and which scoring
+/// path computed each, and the per-example log-likelihoods agree within 1e-4.
 #[test]
-fn external_data_models_load_in_place_with_identical_scores() {
-    use evalrun_core::lm::rolling_windows;
-    use evalrun_runtime::{weights, CausalLm, Scoring};
-    let runtime = runtime();
-    let fixture = fixtures().join("models/gpt2-tiny");
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&fixture).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap();
-        let to = if name == "model.onnx" {
-            "model.onnx_data"
-        } else {
-            name
-        };
-        std::fs::copy(&path, dir.path().join(to)).unwrap();
-    }
-    let rewritten = weights::in_place(&dir.path().join("model.onnx_data")).unwrap();
-    assert!(rewritten.referenced >= 5, "{}", rewritten.referenced);
-    let size = std::fs::metadata(fixture.join("model.onnx")).unwrap().len() as usize;
-    assert!(
-        rewritten.bytes.len() * 4 < size,
-        "{} of {size} bytes",
-        rewritten.bytes.len()
+fn graph_edits_are_keyed_in_the_cache_and_named_in_the_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let run = |name: &str, extra: &[&str], env: &[(&str, &str)]| {
+        let record = tmp.path().join(format!("{name}.json"));
+        let predictions = tmp.path().join(format!("{name}.jsonl"));
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_evalrun"));
+        command
+            .args(["run", "--model", "tests/fixtures/models/gpt2-tiny"])
+            .args([
+                "--task",
+                "lambada_openai",
+                "--limit",
+                "30",
+                "--bootstrap",
+                "0",
+            ])
+            .args(["--data-dir", path_str(&data_dir())])
+            .args(["--cache", path_str(&cache)])
+            .args(["--output", path_str(&record)])
+            .args(["--predictions", path_str(&predictions)])
+            .args(extra)
+            .current_dir(repo_root());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let output = command.output().expect("evalrun runs");
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        (read_json(&record), read_jsonl(&predictions))
+    };
+    let (auto, auto_lines) = run("auto", &[], &[]);
+    let (again, _) = run("again", &[], &[]);
+    let (none, none_lines) = run("none", &["--graph-edits", "none"], &[]);
+    let (alias, _) = run("alias", &[], &[("EVALRUN_HOST_LOGITS", "1")]);
+    let hits = |r: &serde_json::Value| {
+        (
+            r["cache"]["hits"].as_u64().unwrap(),
+            r["cache"]["computed"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(hits(&auto), (0, 30));
+    assert_eq!(hits(&again), (30, 0));
+    assert_eq!(hits(&none), (0, 30), "--graph-edits none must compute");
+    assert_eq!(hits(&alias), (0, 30), "EVALRUN_HOST_LOGITS=1 must compute");
+    let model = |r: &serde_json::Value| r["results"]["lambada_openai"]["model"].clone();
+    assert_eq!(
+        model(&auto)["edits"],
+        serde_json::json!([
+            "weights_in_place",
+            "nan_guards",
+            "log_softmax",
+            "lm_head",
+            "attention_blocks"
+        ])
     );
-    std::fs::write(dir.path().join("model.onnx"), &rewritten.bytes).unwrap();
-
-    let mut external = CausalLm::load_with(runtime, dir.path(), Scoring::InGraph).unwrap();
-    assert_eq!(external.scoring(), Scoring::InGraph);
-    let mut original = CausalLm::load_with(runtime, &fixture, Scoring::InGraph).unwrap();
-    let text = std::fs::read_to_string(data_dir().join("lm/wikitext-2/wiki.test.tokens")).unwrap();
-    let text: String = text.chars().take(3000).collect();
-    let tokens = original.encoder().encode_pair(&text, "").unwrap().0;
-    let windows = rolling_windows(&tokens, original.eot(), 256);
-    let a = external.score(&windows, 4, 600, &mut |_| {}).unwrap();
-    let b = original.score(&windows, 4, 600, &mut |_| {}).unwrap();
-    assert!(!a.is_empty());
-    for (i, (a, b)) in a.iter().zip(&b).enumerate() {
-        assert_eq!(
-            a.loglikelihood.to_bits(),
-            b.loglikelihood.to_bits(),
-            "window {i}"
+    assert_eq!(
+        model(&auto)["scoring"],
+        "causal lm: in-graph log-softmax, gathered head"
+    );
+    assert_eq!(model(&none)["edits"], serde_json::json!([]));
+    assert!(model(&none).get("edit_report").is_none());
+    assert_eq!(model(&none)["scoring"], "causal lm: host log-softmax (f64)");
+    assert_eq!(none["config"]["options"]["graph_edits"], "none");
+    assert_eq!(
+        model(&alias)["edits"],
+        serde_json::json!(["weights_in_place", "nan_guards", "attention_blocks"])
+    );
+    let report = model(&auto)["edit_report"].as_array().unwrap().clone();
+    assert!(report.iter().all(|e| e["graph"] == "model.onnx"));
+    assert!(report
+        .iter()
+        .any(|e| e["edit"] == "nan_guards" && e["status"] == "applied" && e["count"] == 2));
+    assert_eq!(auto_lines.len(), none_lines.len());
+    for (a, n) in auto_lines.iter().zip(&none_lines) {
+        let (a, n) = (
+            a["loglikelihood"].as_f64().unwrap(),
+            n["loglikelihood"].as_f64().unwrap(),
         );
-        assert_eq!(a.greedy_tokens, b.greedy_tokens, "window {i}");
+        assert!(rel(a, n) <= 1e-4, "{a} vs {n}");
+    }
+}
+
+/// An unknown edit name is exit 2, naming every known one; a list mixing edits to add and to
+/// remove is refused too. Both before any model is loaded.
+#[test]
+fn unknown_graph_edits_are_refused_with_the_known_names() {
+    for (spec, says) in [
+        (
+            "lm_head,flash_attention",
+            "unknown graph edit `flash_attention`",
+        ),
+        (
+            "lm_head,-nan_guards",
+            "mixes edits to add and edits to remove",
+        ),
+    ] {
+        let output = evalrun(&[
+            "run",
+            "--model",
+            "tests/fixtures/models/gpt2-tiny",
+            "--task",
+            "lambada_openai",
+            "--graph-edits",
+            spec,
+            "--data-dir",
+            path_str(&data_dir()),
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        let err = stderr(&output);
+        assert!(err.contains(says), "{err}");
+        if spec.contains("flash") {
+            for name in [
+                "weights_in_place",
+                "nan_guards",
+                "log_softmax",
+                "lm_head",
+                "attention_blocks",
+                "cross_attention",
+            ] {
+                assert!(err.contains(name), "{err}");
+            }
+        }
     }
 }

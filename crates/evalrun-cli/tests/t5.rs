@@ -413,60 +413,51 @@ fn beam_search_equals_transformers() {
     }
 }
 
-/// Beam search reads one copy of each input's cross-attention keys and values (the decoder graph
-/// is edited at load time, `evalrun_runtime::cross_attention`): the fixture's decoder takes the
-/// edit, in the merged graph's branch and in the split `-with-past` graph, and the strings equal
-/// those of the graphs as exported, whose rows are repeated per beam
-/// (`EVALRUN_SHARE_CROSS_ATTENTION=0`); `beam_search_equals_transformers` runs with the edit.
+/// Beam search reads one copy of each input's cross-attention keys and values (the decoder
+/// graph is edited at load time; equality with the unedited graphs, merged and split, is
+/// `evalrun-runtime`'s `tests/edits.rs`). Here: the record names the edits applied per graph,
+/// `--graph-edits -cross_attention` leaves the decoder as exported, and the strings agree.
 #[test]
-fn beams_share_the_cross_attention_cache_with_the_same_strings() {
-    let data = data_dir();
-    // The split pair alone: the fixture's files without the merged decoder.
-    let split = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo_root().join(MODEL)).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().unwrap() != "decoder_model_merged.onnx" {
-            std::fs::copy(&path, split.path().join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    let run = |model: &Path, share: &str| {
-        let tmp = tempfile::tempdir().unwrap();
-        let predictions = tmp.path().join("p.jsonl");
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_evalrun"))
-            .args(["run", "--task", "squad_v1", "--limit", "24", "--beams", "4"])
-            .args(["--length-penalty", "0.6", "--bootstrap", "0", "--model"])
-            .arg(model)
-            .args([
-                "--data-dir",
-                path_str(&data),
-                "--predictions",
-                path_str(&predictions),
-            ])
-            .env("EVALRUN_SHARE_CROSS_ATTENTION", share)
-            .env("RUST_LOG", "evalrun_runtime=info")
-            .current_dir(repo_root())
-            .output()
-            .expect("evalrun runs");
-        assert!(output.status.success(), "{}", stderr(&output));
-        let outputs: Vec<serde_json::Value> = read_jsonl(&predictions)
-            .into_iter()
-            .map(|l| l["output"].clone())
-            .collect();
-        (stderr(&output), outputs)
+fn the_record_names_the_cross_attention_edit() {
+    let args = ["run", "--task", "squad_v1", "--limit", "8", "--beams", "4"];
+    let tmp = tempfile::tempdir().unwrap();
+    let (shared, shared_lines, _) = run_t5(&args, tmp.path());
+    let tmp2 = tempfile::tempdir().unwrap();
+    let mut without = args.to_vec();
+    without.extend(["--graph-edits", "-cross_attention"]);
+    let (plain, plain_lines, _) = run_t5(&without, tmp2.path());
+    let model = |r: &serde_json::Value| r["results"]["squad_v1"]["model"].clone();
+    assert_eq!(
+        model(&shared)["edits"],
+        serde_json::json!(["weights_in_place", "cross_attention"])
+    );
+    let applied = |r: &serde_json::Value, graph: &str, edit: &str| {
+        model(r)["edit_report"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["graph"] == graph && e["edit"] == edit && e["status"] == "applied")
     };
-    let (log, shared) = run(Path::new(MODEL), "1");
-    assert!(log.contains("shared_cross_attention=true"), "{log}");
-    assert_eq!(shared.len(), 24);
-    for (model, share) in [
-        (Path::new(MODEL), "0"),
-        (split.path(), "1"),
-        (split.path(), "0"),
-    ] {
-        let (log, outputs) = run(model, share);
-        let expected = format!("shared_cross_attention={}", share == "1");
-        assert!(log.contains(&expected), "{model:?} {share}: {log}");
-        assert_eq!(outputs, shared, "{model:?} {share}");
-    }
+    assert!(applied(
+        &shared,
+        "decoder_model_merged.onnx",
+        "cross_attention"
+    ));
+    assert!(!applied(
+        &plain,
+        "decoder_model_merged.onnx",
+        "cross_attention"
+    ));
+    assert_eq!(
+        model(&plain)["edits"],
+        serde_json::json!(["weights_in_place"])
+    );
+    assert_eq!(
+        plain["config"]["options"]["graph_edits"],
+        "weights_in_place,nan_guards,log_softmax,lm_head,attention_blocks"
+    );
+    let out = |l: &[serde_json::Value]| l.iter().map(|x| x["output"].clone()).collect::<Vec<_>>();
+    assert_eq!(out(&shared_lines), out(&plain_lines));
 }
 
 #[test]

@@ -123,6 +123,19 @@ pub enum Response {
     },
 }
 
+impl Response {
+    /// The kind of request this response answers.
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            Response::Logits { .. } => RequestKind::Classify,
+            Response::Embedding { .. } => RequestKind::Embed,
+            Response::Loglikelihood(_) => RequestKind::Loglikelihood,
+            Response::Rolling(_) => RequestKind::Rolling,
+            Response::Generated { .. } => RequestKind::Generate,
+        }
+    }
+}
+
 /// Σ log p of a continuation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoglikelihoodResponse {
@@ -212,6 +225,45 @@ pub struct ModelInfo {
     /// Every graph the model uses, with its sha256, in a fixed order.
     pub graphs: Vec<(String, String)>,
     pub tokenizer_sha256: String,
+    /// What the backend did to its graphs before loading them (load-time edits), per graph
+    /// and edit; empty when it loaded every graph as exported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<GraphEdit>,
+}
+
+impl ModelInfo {
+    /// The names of the edits applied to any graph, each once, in the order first met.
+    pub fn applied_edits(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for e in self.edits.iter().filter(|e| e.status == GraphEdit::APPLIED) {
+            if !names.contains(&e.edit) {
+                names.push(e.edit.clone());
+            }
+        }
+        names
+    }
+}
+
+/// One load-time edit of one graph, as the backend reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphEdit {
+    /// The graph's file name.
+    pub graph: String,
+    /// The edit (`weights_in_place`, `nan_guards`, `log_softmax`, `lm_head`, …).
+    pub edit: String,
+    /// `applied`, `not applicable` or `refused` (ONNX Runtime refused the edited graph, which
+    /// was then loaded unedited).
+    pub status: String,
+    /// Places changed, where applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    /// Why not, where not applicable or refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl GraphEdit {
+    pub const APPLIED: &'static str = "applied";
 }
 
 /// Everything that can change a backend's outputs: equal fingerprints, equal responses.
@@ -253,6 +305,12 @@ pub trait Backend {
 
     /// Padded tokens per model call at most, where bounded.
     fn batch_tokens(&self) -> Option<usize> {
+        None
+    }
+
+    /// Where the response to `request` came from, when not from a model (a shard record's
+    /// file), for error messages.
+    fn source(&self, _request: &Request) -> Option<String> {
         None
     }
 

@@ -46,7 +46,7 @@ use evalrun_report::{
     DataProvenance, GraphHash, ModelProvenance, PredictionLine, RunConfig, RunRecord,
     RuntimeProvenance, TaskResult,
 };
-use evalrun_runtime::{BackendOptions, Device, Family, OrtBackend, Runtime, RuntimeError};
+use evalrun_runtime::{BackendOptions, Device, Edits, Family, OrtBackend, Runtime, RuntimeError};
 use evalrun_tasks::{Catalog, Task, TaskKind};
 
 pub use data::Data;
@@ -76,6 +76,10 @@ pub struct LmFlags {
     /// LMs default to 1024, others to no bound).
     #[serde(default)]
     pub batch_tokens: Option<usize>,
+    /// Score every (context, continuation) pair alone instead of sharing a context's
+    /// key/value cache among its candidates (`--no-shared-prefix`).
+    #[serde(default)]
+    pub no_shared_prefix: bool,
 }
 
 /// `--batch-size N` or `--batch-size auto` (with its `--max-memory` budget in bytes).
@@ -153,6 +157,9 @@ pub struct Settings {
     pub limit: Option<usize>,
     pub decode: DecodeFlags,
     pub lm: LmFlags,
+    /// The load-time graph edits (`--graph-edits`): `auto` (default), `none` or a list.
+    #[serde(default, with = "edits_spec")]
+    pub graph_edits: Edits,
     /// The request cache (default off).
     #[serde(default)]
     pub cache: Option<CacheSettings>,
@@ -199,6 +206,7 @@ impl Settings {
             limit: None,
             decode: DecodeFlags::default(),
             lm: LmFlags::default(),
+            graph_edits: Edits::auto(),
             cache: None,
             shard: None,
             skip_absent: false,
@@ -571,7 +579,18 @@ pub fn answer<B: Backend>(
                 group.len()
             );
         }
-        for (i, a) in indices.into_iter().zip(answers) {
+        // The one place responses meet their requests: a response of another kind (a
+        // hand-edited shard record or cache) is an error here, never a panic in scoring.
+        for (position, (i, a)) in indices.into_iter().zip(answers).enumerate() {
+            if a.kind() != kind {
+                let whence = backend
+                    .source(&group[position])
+                    .map_or_else(String::new, |s| format!("`{s}`: "));
+                return Err(EngineError::Message(format!(
+                    "{whence}the response to `{kind}` request {i} is a `{}` response; the record or cache it was read from was edited or damaged",
+                    a.kind()
+                )));
+            }
             responses[i] = Some(a);
         }
     }
@@ -702,6 +721,8 @@ pub fn model_provenance<B: Backend>(
         max_length: info.max_length,
         label_mapping: scored.label_mapping.clone(),
         source: Some(resolved.origin.clone()).filter(|o| o != "local"),
+        edits: info.applied_edits(),
+        edit_report: info.edits.clone(),
         graphs: if info.graphs.len() > 1 {
             info.graphs
                 .iter()
@@ -788,6 +809,8 @@ pub fn evaluate(
         stride: settings.lm.stride,
         batch_tokens: settings.lm.batch_tokens,
         auto: settings.auto_batch(),
+        graph_edits: settings.graph_edits,
+        shared_prefix: !settings.lm.no_shared_prefix,
     };
     let mut models = OrtModels {
         runtime,
@@ -802,6 +825,8 @@ pub fn evaluate(
         device: settings.device.to_string(),
         threads: settings.threads,
         batch_size: options.batch_size,
+        ort_config: runtime.options().config.iter().cloned().collect(),
+        ort_profile: runtime.options().profile.clone(),
     };
     let ran = run_with(
         settings,
@@ -1096,6 +1121,9 @@ fn run_options(
             .or(causal_default)
             .map(|v| v.to_string()),
     );
+    if settings.graph_edits != Edits::auto() {
+        put("graph_edits", Some(settings.graph_edits.to_string()));
+    }
     if let Some(BatchSize::Auto { max_memory }) = settings.batch_size {
         put("batch_size", Some("auto".into()));
         put("max_memory", Some(max_memory.to_string()));
@@ -1116,6 +1144,10 @@ fn run_options(
             put("context", settings.lm.context.map(|v| v.to_string()));
             put("stride", settings.lm.stride.map(|v| v.to_string()));
             put(
+                "no_shared_prefix",
+                settings.lm.no_shared_prefix.then(|| "true".into()),
+            );
+            put(
                 "file",
                 settings.file.as_ref().map(|f| f.display().to_string()),
             );
@@ -1123,6 +1155,21 @@ fn run_options(
         Family::Encoder => {}
     }
     options
+}
+
+/// `Settings::graph_edits` as its `--graph-edits` text.
+mod edits_spec {
+    use evalrun_runtime::Edits;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(edits: &Edits, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(edits)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Edits, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]

@@ -20,11 +20,13 @@ use crate::error::{bail, EngineError, Result};
 use crate::resolve::{ModelResolver, ResolvedModel};
 use crate::{catalog, run_with, Evaluation, Models, Reporter, Settings};
 
-/// A model's info, fingerprint and responses by request key, from all shards.
+/// A model's info, fingerprint, responses by request key and the shard file each response
+/// was read from, from all shards.
 type Answers = (
     ModelInfo,
     BTreeMap<String, String>,
     HashMap<String, Response>,
+    HashMap<String, String>,
 );
 
 /// Settings fields that may differ between the shards of one run.
@@ -100,12 +102,13 @@ pub fn merge(shards: &[(PathBuf, RunRecord)], reporter: &dyn Reporter) -> Result
     // Every response of every shard, per model directory.
     let mut models: BTreeMap<String, Answers> = BTreeMap::new();
     let mut conflicts = 0usize;
-    for &(_, _, block) in &blocks {
+    for &(path, _, block) in &blocks {
         for (dir, model) in &block.models {
             let entry = models.entry(dir.clone()).or_insert_with(|| {
                 (
                     model.info.clone(),
                     model.fingerprint.clone(),
+                    HashMap::new(),
                     HashMap::new(),
                 )
             });
@@ -115,6 +118,7 @@ pub fn merge(shards: &[(PathBuf, RunRecord)], reporter: &dyn Reporter) -> Result
                     Some(_) => {}
                     None => {
                         entry.2.insert(key.clone(), response.clone());
+                        entry.3.insert(key.clone(), path.display().to_string());
                     }
                 }
             }
@@ -308,10 +312,10 @@ impl Models for Replayed<'_> {
 
     fn open(&mut self, resolved: &ResolvedModel) -> Result<Replay> {
         let key = resolved.dir.display().to_string();
-        let Some((info, fingerprint, responses)) = self.models.remove(&key) else {
+        let Some((info, fingerprint, responses, sources)) = self.models.remove(&key) else {
             bail!("model `{key}` answered no shard");
         };
-        Ok(Replay::new(info, fingerprint, responses))
+        Ok(Replay::new(info, fingerprint, responses).with_sources(sources))
     }
 }
 

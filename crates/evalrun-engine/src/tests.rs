@@ -35,6 +35,7 @@ fn info(kind: ModelKind, num_labels: Option<usize>) -> ModelInfo {
         windows: Some("fake windows".into()),
         graphs: vec![("fake.onnx".into(), "0".repeat(64))],
         tokenizer_sha256: "1".repeat(64),
+        edits: Vec::new(),
     }
 }
 

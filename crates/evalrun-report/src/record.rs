@@ -141,6 +141,12 @@ pub struct RuntimeProvenance {
     pub device: String,
     pub threads: usize,
     pub batch_size: usize,
+    /// ONNX Runtime session configuration entries (`EVALRUN_ORT_CONFIG`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ort_config: BTreeMap<String, String>,
+    /// The prefix of ONNX Runtime's per-node profile files (`EVALRUN_ORT_PROFILE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ort_profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -195,6 +201,13 @@ pub struct ModelProvenance {
     /// Where the model came from when not a local directory: `org/name@commit (preset …)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The load-time graph edits applied to any of the model's graphs (`--graph-edits`);
+    /// empty when every graph was loaded as exported.
+    #[serde(default)]
+    pub edits: Vec<String>,
+    /// Per graph and edit asked for: applied (how often), not applicable or refused (why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edit_report: Vec<evalrun_core::request::GraphEdit>,
     /// Every graph the model uses (a seq2seq model: encoder and decoders), with its sha256.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub graphs: Vec<GraphHash>,

@@ -25,6 +25,8 @@ fn result(metrics: &[(&str, f64)], table_metric: &str, n: usize, scoring: &str) 
             max_length: 512,
             label_mapping: None,
             source: None,
+            edits: Vec::new(),
+            edit_report: Vec::new(),
             graphs: Vec::new(),
         },
         data: DataProvenance {
@@ -53,6 +55,8 @@ fn runtime(batch_size: usize) -> RuntimeProvenance {
         device: "cpu".into(),
         threads: 2,
         batch_size,
+        ort_config: BTreeMap::new(),
+        ort_profile: None,
     }
 }
 

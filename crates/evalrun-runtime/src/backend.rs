@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use evalrun_core::lm::{continuation_window, rolling_windows, strided_windows, Window};
 use evalrun_core::request::{
-    Backend, Continuation, Fingerprint, GenerationOptions, LoglikelihoodResponse, ModelInfo,
-    ModelKind, Progress, Request, RequestKind, Response, RollingResponse,
+    Backend, Continuation, Fingerprint, GenerationOptions, GraphEdit, LoglikelihoodResponse,
+    ModelInfo, ModelKind, Progress, Request, RequestKind, Response, RollingResponse,
 };
+use evalrun_graph::{EditReport, Edits, Status};
 use sha2::{Digest, Sha256};
 
 use crate::batch::Batching;
-use crate::causal::CausalLm;
+use crate::causal::{CausalLm, Scoring};
 use crate::error::RuntimeError;
 use crate::memory::{self, Architecture, AutoOptions, Workload};
 use crate::model::{ModelConfig, ModelFiles};
@@ -63,6 +64,48 @@ pub struct BackendOptions {
     /// `--batch-size auto`: `batch_size` (and a causal LM's unset token budget) are chosen at
     /// load time to fit the memory budget.
     pub auto: Option<AutoOptions>,
+    /// The load-time graph edits asked for (`--graph-edits`); each is made where it applies.
+    pub graph_edits: Edits,
+    /// Causal LMs with past: score candidates that share a context against its cache (on by
+    /// default; off, `--no-shared-prefix`, scores every pair alone).
+    pub shared_prefix: bool,
+}
+
+impl Default for BackendOptions {
+    fn default() -> Self {
+        Self {
+            max_length: None,
+            batch_size: 32,
+            context: None,
+            stride: None,
+            batch_tokens: None,
+            auto: None,
+            graph_edits: Edits::auto(),
+            shared_prefix: true,
+        }
+    }
+}
+
+/// The backend's form of the edit reports: one entry per graph and edit asked for.
+fn graph_edits(reports: &[&EditReport]) -> Vec<GraphEdit> {
+    let mut out = Vec::new();
+    for report in reports {
+        let graph = file_name(&report.graph);
+        for o in &report.outcomes {
+            let (count, reason) = match &o.status {
+                Status::Applied(n) => (Some(*n), None),
+                Status::NotApplicable(why) | Status::Refused(why) => (None, Some(why.clone())),
+            };
+            out.push(GraphEdit {
+                graph: graph.clone(),
+                edit: o.edit.name().to_string(),
+                status: o.status.word().to_string(),
+                count,
+                reason,
+            });
+        }
+    }
+    out
 }
 
 /// A causal LM's padded tokens per call unless `--batch-tokens` says otherwise: one
@@ -76,12 +119,32 @@ pub struct OrtBackend {
     options: BackendOptions,
     device: String,
     threads: usize,
+    /// ONNX Runtime session configuration entries the runtime was given.
+    ort_config: Vec<(String, String)>,
 }
 
 enum Loaded {
     Encoder(Model),
     Causal { lm: CausalLm, context: usize },
     Seq2seq(Seq2SeqLm),
+}
+
+impl Loaded {
+    /// What became of the graph edits, per graph loaded.
+    fn edit_reports(&self) -> Vec<&EditReport> {
+        match self {
+            Loaded::Encoder(m) => vec![m.edits()],
+            Loaded::Causal { lm, .. } => vec![lm.edits()],
+            Loaded::Seq2seq(m) => m.edits().iter().collect(),
+        }
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn sha256_file(path: &Path) -> Result<String, RuntimeError> {
@@ -107,7 +170,8 @@ impl OrtBackend {
         let threads = runtime.options().threads;
         let (model, info) = match Family::detect(dir)? {
             Family::Encoder => {
-                let model = Model::load(runtime, dir, options.max_length)?;
+                let model =
+                    Model::load_with(runtime, dir, options.max_length, &options.graph_edits)?;
                 let (kind, num_labels, scoring) = match model.head() {
                     Head::Logits { num_labels } => {
                         (ModelKind::Classifier, Some(num_labels), "logits")
@@ -126,11 +190,13 @@ impl OrtBackend {
                     windows: None,
                     graphs: vec![graph(&model.files().onnx)?],
                     tokenizer_sha256: sha256_file(&model.files().tokenizer)?,
+                    edits: graph_edits(&[model.edits()]),
                 };
                 (Loaded::Encoder(model), info)
             }
             Family::CausalLm => {
-                let lm = CausalLm::load(runtime, dir)?;
+                let mut lm = CausalLm::load_with(runtime, dir, &options.graph_edits)?;
+                lm.set_shared_prefix(options.shared_prefix);
                 let config = dir.join("config.json");
                 let context = match (options.context, lm.context()) {
                     (Some(0), _) => {
@@ -181,20 +247,22 @@ impl OrtBackend {
                     num_labels: None,
                     label_names: None,
                     max_length: context,
-                    scoring: if lm.has_past() {
-                        "causal lm (with-past export, empty past)".into()
-                    } else {
-                        "causal lm".into()
-                    },
+                    scoring: causal_scoring(&lm),
                     output: "logits".into(),
                     windows: Some(windows),
                     graphs: vec![graph(&lm.files().onnx)?],
                     tokenizer_sha256: sha256_file(&lm.files().tokenizer)?,
+                    edits: graph_edits(&[lm.edits()]),
                 };
                 (Loaded::Causal { lm, context }, info)
             }
             Family::Seq2seq => {
-                let model = Seq2SeqLm::load(runtime, dir, options.max_length.unwrap_or(512))?;
+                let model = Seq2SeqLm::load_with(
+                    runtime,
+                    dir,
+                    options.max_length.unwrap_or(512),
+                    &options.graph_edits,
+                )?;
                 let files = model.files();
                 let mut graphs = vec![graph(&files.encoder)?];
                 for path in [&files.merged, &files.decoder, &files.decoder_with_past]
@@ -213,6 +281,7 @@ impl OrtBackend {
                     windows: None,
                     graphs,
                     tokenizer_sha256: sha256_file(&files.tokenizer)?,
+                    edits: graph_edits(&model.edits().iter().collect::<Vec<_>>()),
                 };
                 (Loaded::Seq2seq(model), info)
             }
@@ -223,6 +292,7 @@ impl OrtBackend {
             options,
             device,
             threads,
+            ort_config: runtime.options().config.clone(),
         };
         if let Some(auto) = options.auto {
             backend.choose_batch(dir, auto)?;
@@ -340,6 +410,22 @@ impl OrtBackend {
     }
 }
 
+/// How a causal LM's log-probabilities are computed, in the record's words: the export
+/// (with past or not), then the scoring path.
+fn causal_scoring(lm: &CausalLm) -> String {
+    let export = if lm.has_past() {
+        "causal lm (with-past export, empty past)"
+    } else {
+        "causal lm"
+    };
+    let path = match (lm.scoring(), lm.head_gathered()) {
+        (Scoring::InGraph, true) => "in-graph log-softmax, gathered head",
+        (Scoring::InGraph, false) => "in-graph log-softmax",
+        (Scoring::HostLogits, _) => "host log-softmax (f64)",
+    };
+    format!("{export}: {path}")
+}
+
 fn bad_request(index: usize, message: impl Into<String>) -> RuntimeError {
     RuntimeError::BadRequest {
         index,
@@ -389,6 +475,22 @@ impl Backend for OrtBackend {
         }
         f.insert("device".into(), self.device.clone());
         f.insert("threads".into(), self.threads.to_string());
+        // What computed the responses: the graphs as edited and the scoring path.
+        f.insert("scoring".into(), self.info.scoring.clone());
+        for report in self.model.edit_reports() {
+            f.insert(
+                format!("edits:{}", file_name(&report.graph)),
+                report.fingerprint(),
+            );
+        }
+        if let Loaded::Causal { lm, .. } = &self.model {
+            if lm.has_past() {
+                f.insert("shared_prefix".into(), lm.shared_prefix().to_string());
+            }
+        }
+        for (key, value) in &self.ort_config {
+            f.insert(format!("ort_config:{key}"), value.clone());
+        }
         f
     }
 

@@ -8,7 +8,8 @@
 //! ONNX Runtime returns only the target's log-probability and the argmax — per scored token
 //! where the LM head can be rewritten to run at the scored positions alone, per position
 //! otherwise; evalrun sums them in f64. Where the graph
-//! cannot be extended (the reason is logged), or with `EVALRUN_HOST_LOGITS=1`, it reads
+//! cannot be extended (the reason is logged), or without the `log_softmax` edit
+//! (`--graph-edits -log_softmax`, or `none`), it reads
 //! `logits` `[batch, tokens, vocab]` and takes the log-softmax in f64 for the scored positions
 //! itself. Either way batches are cut by a token budget so that `batch × tokens × vocab` stays
 //! bounded.
@@ -19,13 +20,13 @@ use evalrun_core::lm::Window;
 use ort::session::{OutputSelector, RunOptions, Session, SessionInputValue};
 use ort::value::{Tensor, TensorElementType, ValueType};
 
+use evalrun_graph::{self as graph, Edit, EditReport, Edits, Role};
+
 use crate::encode::TextEncoder;
 use crate::error::RuntimeError;
 use crate::model::{ModelConfig, ModelFiles};
-use crate::scoring_graph;
 use crate::seq2seq::present_name;
 use crate::session::{ort_error, Runtime};
-use crate::weights::Edits;
 
 /// Where the log-softmax over the vocabulary is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,14 +38,6 @@ pub enum Scoring {
 }
 
 impl Scoring {
-    /// [`Scoring::InGraph`] unless `EVALRUN_HOST_LOGITS` is set to something other than `0`.
-    pub fn from_env() -> Self {
-        match std::env::var("EVALRUN_HOST_LOGITS") {
-            Ok(v) if !v.is_empty() && v != "0" => Scoring::HostLogits,
-            _ => Scoring::InGraph,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Scoring::InGraph => "in-graph",
@@ -83,59 +76,39 @@ pub struct CausalLm {
     past: Vec<PastInput>,
     use_cache_branch: bool,
     scoring: Scoring,
-    /// The LM head reads only [`scoring_graph::HEAD_POSITIONS`] (in-graph scoring only).
+    /// The LM head reads only [`graph::HEAD_POSITIONS`] (in-graph scoring only).
     head_positions: bool,
     /// Causal attentions with a blocked branch for long windows ([`crate::attention_blocks`]).
     attention_blocks: usize,
     shared_prefix: bool,
     /// End-of-text token: the prefix of the first rolling window and the padding token.
     eot: u32,
+    edits: EditReport,
 }
 
 impl CausalLm {
+    /// Loads with every graph edit that applies ([`Edits::auto`]).
     pub fn load(runtime: &Runtime, dir: &Path) -> Result<Self, RuntimeError> {
-        Self::load_with(runtime, dir, Scoring::from_env())
+        Self::load_with(runtime, dir, &Edits::auto())
     }
 
-    /// Loads with the scoring path asked for; [`Scoring::InGraph`] falls back to
-    /// [`Scoring::HostLogits`] (reason logged) where the graph cannot be extended.
-    pub fn load_with(
-        runtime: &Runtime,
-        dir: &Path,
-        scoring: Scoring,
-    ) -> Result<Self, RuntimeError> {
-        Self::load_with_edits(runtime, dir, scoring, Edits::causal_lm_from_env())
-    }
-
-    /// [`CausalLm::load_with`], saying which edits the in-graph path makes to the graph: the
-    /// LM head run only over the scored positions ([`scoring_graph::gather_head`]), attention
-    /// in blocks ([`crate::attention_blocks`]); each where the graph allows.
-    pub fn load_with_edits(
-        runtime: &Runtime,
-        dir: &Path,
-        scoring: Scoring,
-        edits: Edits,
-    ) -> Result<Self, RuntimeError> {
+    /// Loads with these graph edits: with `log_softmax` made, log-probabilities are computed in
+    /// the graph ([`Scoring::InGraph`]); without it, or where the graph cannot take it (reason
+    /// logged), on the host from `logits` ([`Scoring::HostLogits`]). `lm_head` and
+    /// `attention_blocks` are made where the graph allows.
+    pub fn load_with(runtime: &Runtime, dir: &Path, edits: &Edits) -> Result<Self, RuntimeError> {
         let files = ModelFiles::locate(dir)?;
         let config = ModelConfig::load(&files)?;
-        let (session, scoring, attention_blocks) = match scoring {
-            Scoring::HostLogits => (runtime.session(&files.onnx)?, Scoring::HostLogits, 0),
-            Scoring::InGraph => match scoring_graph::extend_file(&files.onnx, edits) {
-                Ok(model) => (
-                    runtime.session_in_place(
-                        &files.onnx,
-                        &model,
-                        " (with evalrun's scoring nodes)",
-                    )?,
-                    Scoring::InGraph,
-                    model.attention_blocks,
-                ),
-                Err(why) => {
-                    tracing::warn!(model = %files.onnx.display(), reason = %why, "log-probabilities are taken from the whole logits tensor on the host");
-                    (runtime.session(&files.onnx)?, Scoring::HostLogits, 0)
-                }
-            },
+        let (session, report) = runtime.session(&files.onnx, Role::CausalLm, edits)?;
+        let scoring = if report.is_applied(Edit::LogSoftmax) {
+            Scoring::InGraph
+        } else {
+            if let Some(graph::Status::NotApplicable(why)) = report.status(Edit::LogSoftmax) {
+                tracing::warn!(model = %files.onnx.display(), reason = %why, "log-probabilities are taken from the whole logits tensor on the host");
+            }
+            Scoring::HostLogits
         };
+        let attention_blocks = report.count(Edit::AttentionBlocks);
         let path = files.onnx.clone();
         let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         for required in ["input_ids", "attention_mask"] {
@@ -152,8 +125,7 @@ impl CausalLm {
         for input in session.inputs() {
             let name = input.name();
             match name {
-                scoring_graph::TARGET_IDS | scoring_graph::HEAD_POSITIONS
-                    if scoring == Scoring::InGraph => {}
+                graph::TARGET_IDS | graph::HEAD_POSITIONS if scoring == Scoring::InGraph => {}
                 "input_ids" | "attention_mask" | "position_ids" => match input.dtype() {
                     ValueType::Tensor {
                         ty: TensorElementType::Int64,
@@ -204,8 +176,7 @@ impl CausalLm {
                 }
             }
         }
-        let head_positions =
-            scoring == Scoring::InGraph && names.contains(&scoring_graph::HEAD_POSITIONS);
+        let head_positions = scoring == Scoring::InGraph && names.contains(&graph::HEAD_POSITIONS);
         // A gathered head has replaced `logits` by the scoring outputs.
         if !head_positions && !session.outputs().iter().any(|o| o.name() == "logits") {
             let present: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
@@ -236,9 +207,9 @@ impl CausalLm {
             scoring,
             head_positions,
             attention_blocks,
-            // `EVALRUN_SHARED_PREFIX=0` scores every pair alone (benchmarks compare both).
-            shared_prefix: std::env::var("EVALRUN_SHARED_PREFIX").map_or(true, |v| v != "0"),
+            shared_prefix: true,
             eot,
+            edits: report,
         })
     }
 
@@ -262,6 +233,16 @@ impl CausalLm {
     /// Where log-probabilities are computed.
     pub fn scoring(&self) -> Scoring {
         self.scoring
+    }
+
+    /// What became of the graph edits.
+    pub fn edits(&self) -> &EditReport {
+        &self.edits
+    }
+
+    /// Whether shared-prefix scoring is on.
+    pub fn shared_prefix(&self) -> bool {
+        self.shared_prefix
     }
 
     /// How many causal attentions got a blocked branch for long windows
@@ -578,11 +559,11 @@ impl CausalLm {
     ) -> Result<Vec<(String, SessionInputValue<'static>)>, RuntimeError> {
         let targets = Tensor::from_array((shape.to_vec(), targets))
             .map_err(ort_error("creating the target ids"))?;
-        let mut inputs = vec![(scoring_graph::TARGET_IDS.to_string(), targets.into())];
+        let mut inputs = vec![(graph::TARGET_IDS.to_string(), targets.into())];
         if self.head_positions {
             let positions = Tensor::from_array(([shape[0], 2], positions))
                 .map_err(ort_error("creating the head positions"))?;
-            inputs.push((scoring_graph::HEAD_POSITIONS.to_string(), positions.into()));
+            inputs.push((graph::HEAD_POSITIONS.to_string(), positions.into()));
         }
         Ok(inputs)
     }
@@ -628,11 +609,11 @@ impl CausalLm {
         };
         inputs.extend(self.scoring_inputs(targets, positions, &shape)?);
         let wanted = if gathered {
-            OutputSelector::no_default().with(scoring_graph::SCORES)
+            OutputSelector::no_default().with(graph::SCORES)
         } else {
             OutputSelector::no_default()
-                .with(scoring_graph::TARGET_LOGPROB)
-                .with(scoring_graph::ARGMAX)
+                .with(graph::TARGET_LOGPROB)
+                .with(graph::ARGMAX)
         };
         let options = RunOptions::new()
             .map_err(ort_error("creating run options"))?
@@ -643,12 +624,12 @@ impl CausalLm {
             .map_err(ort_error("running a batch"))?;
         // (log-probability, argmax) of output index `at`.
         let (logprob, argmax): (Vec<f32>, Vec<u32>) = if gathered {
-            let (got, scores) = outputs[scoring_graph::SCORES]
+            let (got, scores) = outputs[graph::SCORES]
                 .try_extract_tensor::<f32>()
                 .map_err(ort_error("reading the scoring output"))?;
             if got[..] != [n, 2] {
                 return Err(RuntimeError::OutputShape {
-                    name: scoring_graph::SCORES.into(),
+                    name: graph::SCORES.into(),
                     shape: got.to_vec(),
                     expected: format!("[{n}, 2]"),
                 });
@@ -659,22 +640,22 @@ impl CausalLm {
                 .map(|pair| (pair[0], pair[1] as u32))
                 .unzip()
         } else {
-            let (got, logprob) = outputs[scoring_graph::TARGET_LOGPROB]
+            let (got, logprob) = outputs[graph::TARGET_LOGPROB]
                 .try_extract_tensor::<f32>()
                 .map_err(ort_error("reading the scoring outputs"))?;
             if got[..] != shape[..] {
                 return Err(RuntimeError::OutputShape {
-                    name: scoring_graph::TARGET_LOGPROB.into(),
+                    name: graph::TARGET_LOGPROB.into(),
                     shape: got.to_vec(),
                     expected: format!("{shape:?}"),
                 });
             }
-            let (got, argmax) = outputs[scoring_graph::ARGMAX]
+            let (got, argmax) = outputs[graph::ARGMAX]
                 .try_extract_tensor::<i64>()
                 .map_err(ort_error("reading the argmax output"))?;
             if got[..] != shape[..2] {
                 return Err(RuntimeError::OutputShape {
-                    name: scoring_graph::ARGMAX.into(),
+                    name: graph::ARGMAX.into(),
                     shape: got.to_vec(),
                     expected: format!("{:?}", &shape[..2]),
                 });

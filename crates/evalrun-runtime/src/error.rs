@@ -41,6 +41,13 @@ pub enum RuntimeError {
     },
     #[error("model input `{name}` of `{path}` is not one evalrun can feed (it feeds input_ids, attention_mask, token_type_ids)")]
     UnexpectedInput { name: String, path: PathBuf },
+    #[error("model {what} `{name}` of `{path}` is {dtype}: evalrun feeds and reads float32 tensors, so half-precision exports (`optimum-cli export onnx --dtype fp16`, or bf16) are not supported; export with the default `--dtype fp32` (int8 exports from onnxruntime.quantization.quantize_dynamic do run)")]
+    HalfPrecision {
+        what: &'static str,
+        name: String,
+        path: PathBuf,
+        dtype: &'static str,
+    },
     #[error("model input `{name}` of `{path}` has type {found}; evalrun feeds int64 tensors")]
     InputType {
         name: String,

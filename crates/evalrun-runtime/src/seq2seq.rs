@@ -23,7 +23,7 @@ use crate::batch::plan_tokens;
 use crate::encode::TextEncoder;
 use crate::error::RuntimeError;
 use crate::session::{ort_error, Runtime};
-use crate::weights::{Edits, InPlace};
+use evalrun_graph::{Edit, EditReport, Edits, Role};
 
 /// The files of a seq2seq export.
 #[derive(Debug, Clone)]
@@ -155,8 +155,10 @@ pub struct Seq2SeqLm {
     head_dim: i64,
     cleanup_spaces: bool,
     /// The decoder's cross-attention reads one row of encoder keys and values per input for
-    /// all its beams ([`crate::cross_attention`]).
+    /// all its beams ([`evalrun_graph::edits::cross_attention`]).
     shared_cross_attention: bool,
+    /// What became of the graph edits, per graph loaded (encoder first).
+    edits: Vec<EditReport>,
 }
 
 /// One batch being decoded: encoder outputs and the cache, `rows` wide.
@@ -185,6 +187,16 @@ impl Seq2SeqLm {
         dir: &Path,
         max_input_tokens: usize,
     ) -> Result<Self, RuntimeError> {
+        Self::load_with(runtime, dir, max_input_tokens, &Edits::auto())
+    }
+
+    /// [`Seq2SeqLm::load`] with these graph edits.
+    pub fn load_with(
+        runtime: &Runtime,
+        dir: &Path,
+        max_input_tokens: usize,
+        edits: &Edits,
+    ) -> Result<Self, RuntimeError> {
         let files = Seq2SeqFiles::locate(dir)?;
         let text = std::fs::read_to_string(&files.config).map_err(|e| RuntimeError::BadConfig {
             path: files.config.clone(),
@@ -196,16 +208,16 @@ impl Seq2SeqLm {
                 message: format!("{e} (a seq2seq config needs decoder_start_token_id, eos_token_id, pad_token_id and vocab_size)"),
             })?;
         let cleanup_spaces = tokenizer_cleanup(&files.dir);
-        let encoder = runtime.session(&files.encoder)?;
+        let (encoder, report) = runtime.session(&files.encoder, Role::Plain, edits)?;
+        let mut reports = vec![report];
         require_inputs(&encoder, &files.encoder, &["input_ids", "attention_mask"])?;
         require_output(&encoder, &files.encoder, "last_hidden_state")?;
-        let edits = Edits::seq2seq_decoder_from_env();
-        let shared = |model: Option<InPlace>| model.map_or(0, |m| m.cross_attention_shared);
         let mut cross_shared = 0;
         let decoder = match (&files.merged, &files.decoder) {
             (Some(merged), _) => {
-                let (session, model) = runtime.session_with_edits(merged, edits)?;
-                cross_shared = shared(model);
+                let (session, report) = runtime.session(merged, Role::CachedDecoder, edits)?;
+                cross_shared = report.count(Edit::CrossAttention);
+                reports.push(report);
                 require_inputs(
                     &session,
                     merged,
@@ -219,7 +231,8 @@ impl Seq2SeqLm {
                 Decoder::Merged(session)
             }
             (None, Some(first)) => {
-                let session = runtime.session(first)?;
+                let (session, report) = runtime.session(first, Role::Plain, edits)?;
+                reports.push(report);
                 require_inputs(
                     &session,
                     first,
@@ -231,8 +244,10 @@ impl Seq2SeqLm {
                 )?;
                 let with_past = match &files.decoder_with_past {
                     Some(path) => {
-                        let (session, model) = runtime.session_with_edits(path, edits)?;
-                        cross_shared = shared(model);
+                        let (session, report) =
+                            runtime.session(path, Role::CachedDecoder, edits)?;
+                        cross_shared = report.count(Edit::CrossAttention);
+                        reports.push(report);
                         Some(session)
                     }
                     None => None,
@@ -305,7 +320,13 @@ impl Seq2SeqLm {
             head_dim,
             cleanup_spaces,
             shared_cross_attention,
+            edits: reports,
         })
+    }
+
+    /// What became of the graph edits, per graph loaded (the encoder, then the decoders).
+    pub fn edits(&self) -> &[EditReport] {
+        &self.edits
     }
 
     pub fn files(&self) -> &Seq2SeqFiles {
@@ -321,7 +342,7 @@ impl Seq2SeqLm {
     }
 
     /// Whether beam search keeps one row of encoder states and cross-attention cache per input
-    /// ([`crate::cross_attention`]); only with the key/value cache.
+    /// ([`evalrun_graph::edits::cross_attention`]); only with the key/value cache.
     pub fn shares_cross_attention(&self) -> bool {
         self.shared_cross_attention
     }

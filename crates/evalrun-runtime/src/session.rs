@@ -11,12 +11,13 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{Tensor, TensorElementType, ValueType};
 
+use evalrun_graph::{EditReport, Edits, Prepared, Role};
+
 use crate::batch::{pad, plan_tokens, Batching, PaddedBatch};
 use crate::encode::{Encoded, TextEncoder};
 use crate::error::RuntimeError;
 use crate::library::{find_library, version_from_file_name};
 use crate::model::{ModelConfig, ModelFiles, Pooling};
-use crate::weights::{self, Edits, InPlace};
 
 pub(crate) fn ort_error<E: fmt::Display>(context: &str) -> impl FnOnce(E) -> RuntimeError + '_ {
     move |e| RuntimeError::Ort {
@@ -81,6 +82,25 @@ pub struct RuntimeOptions {
     pub device: Device,
     /// Intra-op threads.
     pub threads: usize,
+    /// ONNX Runtime session configuration entries (`EVALRUN_ORT_CONFIG=key=value,...`, e.g.
+    /// `session.disable_prepacking=1`), for profiling memory and speed; they go into the
+    /// record and the backend's fingerprint.
+    pub config: Vec<(String, String)>,
+    /// ONNX Runtime's per-node profile of every session, written to `PREFIX_<date>.json`
+    /// when the session ends (`EVALRUN_ORT_PROFILE=PREFIX`).
+    pub profile: Option<String>,
+}
+
+impl RuntimeOptions {
+    /// `threads` intra-op threads on the CPU, no configuration entries, no profile.
+    pub fn cpu(threads: usize) -> Self {
+        Self {
+            device: Device::Cpu,
+            threads,
+            config: Vec::new(),
+            profile: None,
+        }
+    }
 }
 
 /// A loaded ONNX Runtime library and its environment.
@@ -148,29 +168,72 @@ impl Runtime {
     }
 
     /// A session on `path` with graph optimisation level all, the intra-op threads and the
-    /// execution provider chosen. CUDA never falls back to the CPU silently. The weights are
-    /// referenced where they lie in the file ([`crate::weights`]) unless the file cannot be
-    /// read that way or `EVALRUN_MAP_WEIGHTS=0`; then ONNX Runtime loads the file itself.
-    pub fn session(&self, path: &Path) -> Result<Session, RuntimeError> {
-        Ok(self.session_with_edits(path, Edits::from_env())?.0)
-    }
-
-    /// [`Self::session`] with these edits, and what was made of them: the prepared model
-    /// (its bytes dropped), or `None` when ONNX Runtime read the file itself, unedited.
-    pub fn session_with_edits(
+    /// execution provider chosen (CUDA never falls back to the CPU silently), and the graph
+    /// edits of `edits` that apply to its `role` made ([`evalrun_graph::prepare`]); the report
+    /// says which.
+    /// A graph that takes or returns half-precision floats is refused here, before any work
+    /// (and before a word about edits it could not take).
+    pub fn session(
         &self,
         path: &Path,
-        edits: Edits,
-    ) -> Result<(Session, Option<InPlace>), RuntimeError> {
-        if weights::enabled() {
-            match weights::in_place_with(path, edits) {
-                Ok(mut model) => {
-                    let session = self.session_in_place(path, &model, "")?;
-                    model.bytes = Vec::new();
-                    return Ok((session, Some(model)));
-                }
-                Err(why) => {
-                    tracing::debug!(model = %path.display(), reason = %why, "ONNX Runtime reads the weights itself")
+        role: Role,
+        edits: &Edits,
+    ) -> Result<(Session, EditReport), RuntimeError> {
+        let (session, report) =
+            self.load_prepared(path, evalrun_graph::prepare(path, role, edits))?;
+        refuse_half_precision(&session, path)?;
+        let refused: Vec<&str> = report
+            .outcomes
+            .iter()
+            .filter_map(|o| match &o.status {
+                evalrun_graph::Status::Refused(_) => Some(o.edit.name()),
+                _ => None,
+            })
+            .collect();
+        if let Some(evalrun_graph::Status::Refused(message)) = report
+            .outcomes
+            .iter()
+            .map(|o| &o.status)
+            .find(|s| matches!(s, evalrun_graph::Status::Refused(_)))
+        {
+            tracing::warn!(
+                "ONNX Runtime refused `{}` with evalrun's graph edits ({}): {message}; loaded it unedited",
+                path.display(),
+                refused.join(", ")
+            );
+        }
+        Ok((session, report))
+    }
+
+    /// Loads a prepared graph. When ONNX Runtime refuses the edited graph, it loads the file
+    /// unedited and the report says the edits were refused, with ONNX Runtime's message
+    /// ([`Self::session`] warns once, naming them).
+    pub fn load_prepared(
+        &self,
+        path: &Path,
+        prepared: Prepared,
+    ) -> Result<(Session, EditReport), RuntimeError> {
+        let Prepared {
+            bytes,
+            folder,
+            mut report,
+        } = prepared;
+        if let Some(bytes) = bytes {
+            let applied = report.fingerprint();
+            tracing::debug!(model = %path.display(), edits = %applied, "loading the edited graph from memory");
+            let loaded = self
+                .builder()?
+                .with_config_entry(
+                    "session.model_external_initializers_file_folder_path",
+                    folder.to_string_lossy(),
+                )
+                .map_err(ort_error("setting the external-data folder"))?
+                .commit_from_memory(&bytes);
+            match loaded {
+                Ok(session) => return Ok((session, report)),
+                Err(e) => {
+                    tracing::debug!(model = %path.display(), edits = %applied, error = %e, "ONNX Runtime refused the edited graph; loading it unedited");
+                    report.refuse(&e.to_string());
                 }
             }
         }
@@ -181,37 +244,7 @@ impl Runtime {
                 context: format!("loading `{}`", path.display()),
                 message: e.to_string(),
             })?;
-        Ok((session, None))
-    }
-
-    /// A session on a model prepared by [`weights::in_place`] (and perhaps edited since; `what`
-    /// says how, for the error message).
-    pub fn session_in_place(
-        &self,
-        path: &Path,
-        model: &InPlace,
-        what: &str,
-    ) -> Result<Session, RuntimeError> {
-        tracing::debug!(
-            model = %path.display(),
-            weights_in_place = model.referenced,
-            nan_guards_removed = model.nan_guards,
-            head_gathered = model.head_gathered,
-            attention_blocks = model.attention_blocks,
-            cross_attention_shared = model.cross_attention_shared,
-            "loading from memory"
-        );
-        self.builder()?
-            .with_config_entry(
-                "session.model_external_initializers_file_folder_path",
-                model.folder.to_string_lossy(),
-            )
-            .map_err(ort_error("setting the external-data folder"))?
-            .commit_from_memory(&model.bytes)
-            .map_err(|e| RuntimeError::Ort {
-                context: format!("loading `{}`{what}", path.display()),
-                message: e.to_string(),
-            })
+        Ok((session, report))
     }
 
     fn builder(&self) -> Result<ort::session::builder::SessionBuilder, RuntimeError> {
@@ -221,22 +254,15 @@ impl Runtime {
             .map_err(ort_error("setting the graph optimisation level"))?
             .with_intra_threads(self.options.threads.max(1))
             .map_err(ort_error("setting the thread count"))?;
-        // `EVALRUN_ORT_CONFIG=key=value,...`: ONNX Runtime session configuration entries
-        // (e.g. `session.disable_prepacking=1`), for profiling memory and speed.
-        if let Ok(entries) = std::env::var("EVALRUN_ORT_CONFIG") {
-            for entry in entries.split(',').filter(|e| !e.is_empty()) {
-                let (key, value) = entry.split_once('=').unwrap_or((entry, "1"));
-                builder = builder
-                    .with_config_entry(key, value)
-                    .map_err(ort_error("setting an EVALRUN_ORT_CONFIG entry"))?;
-            }
+        for (key, value) in &self.options.config {
+            builder = builder
+                .with_config_entry(key, value)
+                .map_err(ort_error("setting an ONNX Runtime configuration entry"))?;
         }
-        // `EVALRUN_ORT_PROFILE=PREFIX`: ONNX Runtime's per-node profile of every session,
-        // written to `PREFIX_<date>.json` when the session ends (where the time goes, by op).
-        if let Ok(prefix) = std::env::var("EVALRUN_ORT_PROFILE") {
+        if let Some(prefix) = &self.options.profile {
             builder = builder
                 .with_profiling(prefix)
-                .map_err(ort_error("enabling EVALRUN_ORT_PROFILE"))?;
+                .map_err(ort_error("enabling the ONNX Runtime profile"))?;
         }
         if let Device::Cuda(id) = self.options.device {
             if !ort::ep::CUDA::is_available().unwrap_or(false) {
@@ -263,6 +289,39 @@ impl Runtime {
             Device::Cuda(_) => "CUDAExecutionProvider",
         }
     }
+}
+
+/// Refuses a graph with a float16 or bfloat16 input or output: evalrun feeds float32 past
+/// tensors and reads float32 logits, embeddings and states.
+fn refuse_half_precision(session: &Session, path: &Path) -> Result<(), RuntimeError> {
+    let inputs = session
+        .inputs()
+        .iter()
+        .map(|i| ("input", i.name(), i.dtype()));
+    let outputs = session
+        .outputs()
+        .iter()
+        .map(|o| ("output", o.name(), o.dtype()));
+    for (what, name, dtype) in inputs.chain(outputs) {
+        let half = match dtype {
+            ValueType::Tensor {
+                ty: TensorElementType::Float16,
+                ..
+            } => "float16",
+            ValueType::Tensor {
+                ty: TensorElementType::Bfloat16,
+                ..
+            } => "bfloat16",
+            _ => continue,
+        };
+        return Err(RuntimeError::HalfPrecision {
+            what,
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            dtype: half,
+        });
+    }
+    Ok(())
 }
 
 /// `git-branch=rel-1.31.1, ...` → `1.31.1`.
@@ -303,19 +362,31 @@ pub struct Model {
     head: Head,
     takes_token_type_ids: bool,
     encoder: TextEncoder,
+    edits: EditReport,
 }
 
 impl Model {
     /// Opens `dir`, checks the graph's inputs and outputs, and loads the tokenizer with
-    /// truncation at `max_length` (default [`ModelConfig::default_max_length`]).
+    /// truncation at `max_length` (default [`ModelConfig::default_max_length`]); every graph
+    /// edit that applies is made ([`Edits::auto`]).
     pub fn load(
         runtime: &Runtime,
         dir: &Path,
         max_length: Option<usize>,
     ) -> Result<Self, RuntimeError> {
+        Self::load_with(runtime, dir, max_length, &Edits::auto())
+    }
+
+    /// [`Model::load`] with these graph edits.
+    pub fn load_with(
+        runtime: &Runtime,
+        dir: &Path,
+        max_length: Option<usize>,
+        edits: &Edits,
+    ) -> Result<Self, RuntimeError> {
         let files = ModelFiles::locate(dir)?;
         let config = ModelConfig::load(&files)?;
-        let session = runtime.session(&files.onnx)?;
+        let (session, edits) = runtime.session(&files.onnx, Role::Plain, edits)?;
 
         let takes_token_type_ids = check_inputs(&session, &files.onnx)?;
         let head = find_head(&session, &files.onnx, &config)?;
@@ -360,11 +431,17 @@ impl Model {
             head,
             takes_token_type_ids,
             encoder,
+            edits,
         })
     }
 
     pub fn files(&self) -> &ModelFiles {
         &self.files
+    }
+
+    /// What became of the graph edits.
+    pub fn edits(&self) -> &EditReport {
+        &self.edits
     }
 
     pub fn config(&self) -> &ModelConfig {

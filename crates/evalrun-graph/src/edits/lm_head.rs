@@ -36,26 +36,24 @@
 //! MB for GPT-2) and their log-softmax live at once, up to `HEAD_CHUNKS × HEAD_CHUNK` scored
 //! positions per call; the last chunk takes the rest. The argmax travels as a float32, exact
 //! for vocabularies below 2^24. Each logit is the same dot product as in the whole head.
-//! `EVALRUN_HEAD_GATHER=0` keeps the export's head and appends the nodes above.
+//! Without this edit (`--graph-edits -lm_head`) the export's head stays and the nodes above
+//! are appended after it ([`extend`], the `log_softmax` edit).
 //!
 //! The log-softmax is float32 inside ONNX Runtime, as lm-eval's `F.log_softmax` is in torch; the
 //! caller sums the per-token values in f64. `ArgMax` keeps the first index on ties, as torch's
 //! argmax does.
 //!
-//! The edit is an append to the model as [`crate::weights`] prepares it (its weights referenced
-//! where they lie in the file): a serialized protobuf message that repeats an embedded-message
+//! The `log_softmax` edit is an append to the model as [`crate::weights`] prepares it (its
+//! weights perhaps referenced where they lie in the file): a serialized protobuf message that repeats an embedded-message
 //! field is parsed as the merge of both copies, and merging concatenates repeated fields. So one
 //! short `ModelProto { graph: GraphProto { node, input, output } }` is appended and nothing else
 //! is rewritten. Only the top-level fields and the graph's inputs and outputs are parsed — to
 //! find the opset, check `logits` is an output and no name is taken.
 
-use std::path::Path;
-
 use crate::proto::{
     self, attr_int, attr_int64_tensor, int_field, message, node, string, top_level_views, Fields,
     Value,
 };
-use crate::weights::{self, Edits, InPlace};
 
 /// Names this module adds to a graph.
 pub const TARGET_IDS: &str = "evalrun_target_ids";
@@ -82,25 +80,6 @@ impl std::fmt::Display for NotExtended {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// Whether the LM head is given only the scored positions: yes unless `EVALRUN_HEAD_GATHER=0`.
-pub fn gather_head_from_env() -> bool {
-    std::env::var("EVALRUN_HEAD_GATHER").map_or(true, |v| v != "0")
-}
-
-/// The model at `path`, its weights referenced in place ([`crate::weights`]), edited as
-/// `edits` asks (its LM head given only the scored positions where it can be, its attention
-/// blocked), with the scoring nodes appended; or why not. `InPlace::head_gathered` says whether
-/// the head takes [`HEAD_POSITIONS`].
-pub fn extend_file(path: &Path, edits: Edits) -> Result<InPlace, NotExtended> {
-    let mut model = if weights::enabled() {
-        weights::in_place_with(path, edits).map_err(NotExtended)?
-    } else {
-        InPlace::whole(path).map_err(NotExtended)?
-    };
-    extend(&mut model.bytes, model.head_gathered)?;
-    Ok(model)
 }
 
 /// Replaces the LM head (`logits = MatMul(hidden, W)`) in the node list by one that runs only
@@ -236,20 +215,19 @@ pub(crate) fn gather_head(
     Ok(true)
 }
 
-/// Appends the scoring nodes to a serialized `ModelProto`; or, when [`gather_head`] has
-/// already put them in place of the head, declares its inputs and outputs.
-pub fn extend(model: &mut Vec<u8>, head_gathered: bool) -> Result<(), NotExtended> {
-    let info = inspect(model)?;
-    let opset = info
-        .opset
-        .ok_or_else(|| NotExtended("the model imports no default-domain opset".into()))?;
+/// Whether a graph with this opset, these inputs and outputs takes the scoring nodes: opset 11
+/// or later (`GatherElements`), a `logits` output, and none of the names they add taken.
+pub(crate) fn can_extend(
+    opset: Option<i64>,
+    inputs: &[String],
+    outputs: &[String],
+) -> Result<(), String> {
+    let opset = opset.ok_or("the model imports no default-domain opset")?;
     if opset < 11 {
-        return Err(NotExtended(format!(
-            "opset {opset} predates GatherElements (11)"
-        )));
+        return Err(format!("opset {opset} predates GatherElements (11)"));
     }
-    if !head_gathered && !info.outputs.iter().any(|o| o == "logits") {
-        return Err(NotExtended("the graph has no `logits` output".into()));
+    if !outputs.iter().any(|o| o == "logits") {
+        return Err("the graph has no `logits` output".into());
     }
     if let Some(taken) = [
         TARGET_IDS,
@@ -260,10 +238,23 @@ pub fn extend(model: &mut Vec<u8>, head_gathered: bool) -> Result<(), NotExtende
         SCORES,
     ]
     .iter()
-    .find(|n| info.inputs.iter().chain(&info.outputs).any(|o| o == *n))
+    .find(|n| inputs.iter().chain(outputs).any(|o| o == *n))
     {
-        return Err(NotExtended(format!("the graph already names `{taken}`")));
+        return Err(format!("the graph already names `{taken}`"));
     }
+    Ok(())
+}
+
+/// Appends the scoring nodes to a serialized `ModelProto`; or, when [`gather_head`] has
+/// already put them in place of the head, declares its inputs and outputs.
+pub fn extend(model: &mut Vec<u8>, head_gathered: bool) -> Result<(), NotExtended> {
+    let info = inspect(model)?;
+    // A gathered head has already replaced `logits`; it was checked before.
+    let mut outputs = info.outputs;
+    if head_gathered {
+        outputs.push("logits".into());
+    }
+    can_extend(info.opset, &info.inputs, &outputs).map_err(NotExtended)?;
     let mut graph = Vec::new();
     if head_gathered {
         let declare = [

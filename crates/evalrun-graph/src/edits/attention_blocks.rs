@@ -42,7 +42,7 @@
 //! keys, head_dim]`, or `[0, 2, 3, 1]` from `[batch, keys, heads, head_dim]` as the export without
 //! past has it: a block slices the axis that the transpose makes last), opset 13 or later, no
 //! subgraphs.
-//! `EVALRUN_ATTENTION_BLOCKS=0` leaves attention as exported.
+//! `--graph-edits -attention_blocks` leaves attention as exported.
 
 use crate::proto::{
     attr_graph, attr_int, attr_int64_tensor, attr_ints, int_attr, ints_attr, message, node, string,
@@ -75,11 +75,6 @@ impl Default for Blocks {
     }
 }
 
-/// Whether causal LMs get blocked attention: yes unless `EVALRUN_ATTENTION_BLOCKS=0`.
-pub fn enabled_from_env() -> bool {
-    std::env::var("EVALRUN_ATTENTION_BLOCKS").map_or(true, |v| v != "0")
-}
-
 const PREFIX: &str = "evalrun_attn_";
 
 /// One attention of the shape this module rewrites.
@@ -98,7 +93,7 @@ struct Attention {
     v: String,
     axis: i64,
     /// The softmax's output, the second `MatMul`'s first input (through an `Identity` left by
-    /// [`crate::weights::strip_nan_guards`], if any).
+    /// [`crate::edits::nan_guards::strip`], if any).
     probabilities: String,
     output: String,
     output_node_name: String,

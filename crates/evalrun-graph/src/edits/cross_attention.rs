@@ -43,9 +43,8 @@
 //! where every row's encoder side is the same anyway. Heads and head size are taken from the
 //! query, so keys with fewer heads still broadcast as before.
 //!
-//! The edit is made while [`crate::weights`] rewrites the model's headers, so it needs that path:
-//! `EVALRUN_MAP_WEIGHTS=0`, or a file that cannot be read that way, loads the graph unedited.
-//! `EVALRUN_SHARE_CROSS_ATTENTION=0` leaves every graph alone.
+//! The edit is made while [`crate::weights`] rewrites the model's headers: a file that cannot be
+//! read that way loads unedited. `--graph-edits -cross_attention` leaves every graph alone.
 
 use std::collections::HashMap;
 
@@ -55,11 +54,6 @@ use crate::proto::{
 };
 
 const PREFIX: &str = "evalrun_cross/";
-
-/// Whether seq2seq decoders get this edit: yes unless `EVALRUN_SHARE_CROSS_ATTENTION=0`.
-pub fn enabled_from_env() -> bool {
-    std::env::var("EVALRUN_SHARE_CROSS_ATTENTION").map_or(true, |v| v != "0")
-}
 
 /// Rewrites the cross-attentions of one node list (a graph's or an `If` branch's) as in the
 /// module docs; returns how many (`Ok(0)` when the list does not have that shape throughout).
