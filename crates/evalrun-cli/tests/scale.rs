@@ -238,6 +238,85 @@ fn merge_refuses_missing_overlapping_and_foreign_shards() {
     let _ = s2;
 }
 
+/// Shards computed by differently edited graphs are refused, naming the setting; a shard whose
+/// responses were hand-edited into another kind is exit 2 naming its file, not a panic.
+#[test]
+fn merge_refuses_other_graph_edits_and_responses_of_the_wrong_kind() {
+    let data = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let base = [
+        "lm",
+        "--model",
+        GPT2,
+        "--task",
+        "lambada_openai",
+        "--limit",
+        "12",
+        "--bootstrap",
+        "0",
+        "--data-dir",
+        path_str(&data),
+    ];
+    let shard = |i: usize, extra: &[&str], envs: &[(&str, &str)], name: &str| {
+        let flag = format!("{i}/2");
+        let mut args = args_with(&base, &["--shard", &flag]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(["--output".into(), d.join(name).display().to_string()]);
+        run_ok(&args, envs);
+        d.join(name).display().to_string()
+    };
+    let s0 = shard(0, &[], &[], "s0.json");
+    let s1 = shard(1, &[], &[], "s1.json");
+    let none = shard(1, &["--graph-edits", "none"], &[], "none.json");
+    let host = shard(1, &[], &[("EVALRUN_HOST_LOGITS", "1")], "host.json");
+    let merge = |files: &[&str]| {
+        let mut args = vec!["merge"];
+        args.extend(files);
+        evalrun(&args)
+    };
+    assert!(merge(&[&s0, &s1]).status.success());
+    for (other, value) in [
+        (&none, "\"none\""),
+        (
+            &host,
+            "\"weights_in_place,nan_guards,attention_blocks,cross_attention\"",
+        ),
+    ] {
+        let out = merge(&[&s0, other]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("setting `graph_edits`") && err.contains(value),
+            "{err}"
+        );
+    }
+    // One response of shard 1 turned from a log-likelihood into generated text.
+    let mut record = read_json(Path::new(&s1));
+    let responses = record["shard"]["models"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+        .next()
+        .unwrap()["responses"]
+        .as_object_mut()
+        .unwrap();
+    let first = responses.values_mut().next().unwrap();
+    assert_eq!(first["kind"], "loglikelihood");
+    *first = serde_json::json!({"kind": "generated", "text": "x", "tokens": 1});
+    let edited = d.join("edited.json");
+    std::fs::write(&edited, serde_json::to_string(&record).unwrap()).unwrap();
+    let out = merge(&[&s0, path_str(&edited)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("edited.json")
+            && err.contains("is a `generate` response")
+            && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
 fn cache_file(dir: &Path) -> PathBuf {
     dir.join("evalrun-cache.sqlite")
 }
