@@ -8,13 +8,13 @@ vocabulary) with seeded random weights — the cost is the real one. Built here 
 
 Workloads and contenders:
   wikitext   WikiText-2 test, first --articles articles, lm-eval `wikitext` (rolling, disjoint 1024 windows):
-             evalrun | evalrun with attention over the whole [tokens, tokens] square (EVALRUN_ATTENTION_BLOCKS=0) |
+             evalrun | evalrun with attention over the whole [tokens, tokens] square (--graph-edits -attention_blocks) |
              lm-eval HFLM `loglikelihood_rolling` | a transformers loop over the same windows;
-             with --isolate also evalrun with the attention NaN guards kept (EVALRUN_NAN_GUARDS=keep, which keeps
+             with --isolate also evalrun with the attention NaN guards kept (--graph-edits -nan_guards, which keeps
              the whole attention square too: a guarded softmax is read twice, so it is not blocked) and evalrun
-             handing ONNX Runtime the whole file (EVALRUN_MAP_WEIGHTS=0, which keeps the guards and the square too)
+             handing ONNX Runtime the whole file (--graph-edits log_softmax: the whole file, with the guards and the square)
   lambada    LAMBADA (OpenAI), first --lambada examples, `lambada_openai`:
-             evalrun | evalrun with the LM head over every position (EVALRUN_HEAD_GATHER=0) |
+             evalrun | evalrun with the LM head over every position (--graph-edits -lm_head) |
              lm-eval HFLM `loglikelihood` | a transformers loop (one forward per example)
   cbt        CBT-format multiple choice built from WikiText-2 text (20 context sentences, a 21st with one word
              replaced by XXXXX, 10 candidates from the context), evalrun task `cbt_cn`:
@@ -187,12 +187,12 @@ def main():
         "wikitext": ("wikitext2", {
             "evalrun": lambda: run_evalrun(onnx, data, "wikitext2", a),
             "evalrun, attention over the whole square": lambda: run_evalrun(onnx, data, "wikitext2", a,
-                                                                            {"EVALRUN_ATTENTION_BLOCKS": "0"}),
+                                                                            {"EVALRUN_GRAPH_EDITS": "-attention_blocks"}),
             **({
                 "evalrun, NaN guards kept": lambda: run_evalrun(onnx, data, "wikitext2", a,
-                                                                {"EVALRUN_NAN_GUARDS": "keep"}),
+                                                                {"EVALRUN_GRAPH_EDITS": "-nan_guards"}),
                 "evalrun, whole file to ONNX Runtime (guards kept too)": lambda: run_evalrun(
-                    onnx, data, "wikitext2", a, {"EVALRUN_MAP_WEIGHTS": "0"}),
+                    onnx, data, "wikitext2", a, {"EVALRUN_GRAPH_EDITS": "log_softmax"}),
             } if a.isolate else {}),
             f"lm-eval HFLM (batch {a.batch_size})": lambda: timed(lambda: hflm.loglikelihood_rolling(
                 [Instance("loglikelihood_rolling", {}, (t,), i) for i, t in enumerate(targets)], disable_tqdm=True)),
@@ -201,7 +201,7 @@ def main():
         "lambada": ("lambada_openai", {
             "evalrun": lambda: run_evalrun(onnx, data, "lambada_openai", a),
             "evalrun, LM head over every position": lambda: run_evalrun(onnx, data, "lambada_openai", a,
-                                                                        {"EVALRUN_HEAD_GATHER": "0"}),
+                                                                        {"EVALRUN_GRAPH_EDITS": "-lm_head"}),
             f"lm-eval HFLM (batch {a.batch_size})": lambda: timed(lambda: hflm.loglikelihood(
                 [Instance("loglikelihood", {}, c, i) for i, c in enumerate(lambada_pairs)], disable_tqdm=True)),
             "transformers loop": lambda: timed(lambada_loop),
@@ -209,7 +209,7 @@ def main():
         "cbt": ("cbt_cn", {
             "evalrun": lambda: run_evalrun(onnx, data, "cbt_cn", a),
             "evalrun, LM head over every position": lambda: run_evalrun(onnx, data, "cbt_cn", a,
-                                                                        {"EVALRUN_HEAD_GATHER": "0"}),
+                                                                        {"EVALRUN_GRAPH_EDITS": "-lm_head"}),
             "evalrun, each pair alone": lambda: run_evalrun(onnx, data, "cbt_cn", a, {"EVALRUN_SHARED_PREFIX": "0"}),
             f"lm-eval HFLM per pair (batch {a.batch_size})": lambda: timed(lambda: hflm.loglikelihood(
                 [Instance("loglikelihood", {}, c, i) for i, c in enumerate(cbt_pairs)], disable_tqdm=True)),

@@ -582,6 +582,18 @@ pub fn answer<B: Backend>(
         // The one place responses meet their requests: a response of another kind (a
         // hand-edited shard record or cache) is an error here, never a panic in scoring.
         for (position, (i, a)) in indices.into_iter().zip(answers).enumerate() {
+            let columns = match (&a, backend.info().num_labels) {
+                (Response::Logits { logits }, Some(n)) => Some((logits.len(), n)),
+                _ => None,
+            };
+            if let Some((got, want)) = columns.filter(|(got, want)| got != want) {
+                let whence = backend
+                    .source(&group[position])
+                    .map_or_else(String::new, |s| format!("`{s}`: "));
+                return Err(EngineError::Message(format!(
+                    "{whence}the response to `{kind}` request {i} has {got} logits, not the model's {want}; the record or cache it was read from was edited or damaged"
+                )));
+            }
             if a.kind() != kind {
                 let whence = backend
                     .source(&group[position])

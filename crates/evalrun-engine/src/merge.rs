@@ -240,11 +240,13 @@ fn same_run(
             return differ(&format!("model `{dir}`"), &"used", &"not used");
         };
         if ma.fingerprint != mb.fingerprint {
+            // The first key whose value differs, or that one side lacks.
             let key = ma
                 .fingerprint
-                .iter()
-                .find(|(k, v)| mb.fingerprint.get(*k) != Some(*v))
-                .map_or("fingerprint".to_string(), |(k, _)| k.clone());
+                .keys()
+                .chain(mb.fingerprint.keys())
+                .find(|k| ma.fingerprint.get(*k) != mb.fingerprint.get(*k))
+                .map_or("fingerprint".to_string(), |k| k.clone());
             return differ(
                 &format!("model `{dir}` ({key})"),
                 &ma.fingerprint.get(&key).cloned().unwrap_or_default(),

@@ -528,3 +528,64 @@ fn text_to_text_submission_files_follow_the_server_formats() {
         "index\tprediction\n0\tneutral\n1\tentailment\n2\tneutral\n3\tentailment\n"
     );
 }
+
+/// Answers every request with one fixed response, whatever was asked (a hand-edited record).
+struct Garbled(Fake, Response);
+
+impl Backend for Garbled {
+    type Error = FakeError;
+
+    fn info(&self) -> &ModelInfo {
+        self.0.info()
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::new()
+    }
+
+    fn source(&self, _: &Request) -> Option<String> {
+        Some("shard-1.json".into())
+    }
+
+    fn run(
+        &mut self,
+        _: RequestKind,
+        requests: &[Request],
+        _: &mut dyn Progress,
+    ) -> std::result::Result<Vec<Response>, FakeError> {
+        Ok(vec![self.1.clone(); requests.len()])
+    }
+}
+
+/// A response of another kind than its request, or logits of another width than the head's,
+/// is an error naming where it was read from, found where responses meet their requests.
+#[test]
+fn responses_that_do_not_fit_their_requests_are_errors() {
+    let requests = vec![Request::Classify {
+        text_a: "a".into(),
+        text_b: None,
+    }];
+    for (response, says) in [
+        (
+            Response::Generated {
+                text: "x".into(),
+                tokens: 1,
+            },
+            "is a `generate` response",
+        ),
+        (
+            Response::Logits { logits: vec![] },
+            "has 0 logits, not the model's 2",
+        ),
+    ] {
+        let mut backend = Garbled(fake(ModelKind::Classifier, Some(2)), response);
+        let error = answer(&mut backend, &requests, &mut NoProgress)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("`shard-1.json`: the response to `classify` request 0")
+                && error.contains(says),
+            "{error}"
+        );
+    }
+}

@@ -321,13 +321,14 @@ impl Rewrite {
     }
 }
 
-/// The name of a graph output: the `name` of the `ValueInfoProto` in one encoded field.
+/// The name of a graph input or output: the `name` of the `ValueInfoProto` in one encoded
+/// field.
 fn field_name(field: &[u8]) -> Result<String, &'static str> {
     let value = match Fields::new(field).next() {
         Some(Ok((_, Value::Bytes(v)))) => v,
-        _ => return Err("a graph output is not a message"),
+        _ => return Err("a graph input or output is not a message"),
     };
-    value_info_name(value).ok_or("a graph output has no name")
+    value_info_name(value).ok_or("a graph input or output has no name")
 }
 
 /// A forward reader over the model file that knows its position.

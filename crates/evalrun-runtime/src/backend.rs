@@ -91,10 +91,14 @@ fn graph_edits(reports: &[&EditReport]) -> Vec<GraphEdit> {
     let mut out = Vec::new();
     for report in reports {
         let graph = file_name(&report.graph);
+        // Reasons name the graph by its file name: records carry no machine paths.
+        let full = report.graph.display().to_string();
         for o in &report.outcomes {
             let (count, reason) = match &o.status {
                 Status::Applied(n) => (Some(*n), None),
-                Status::NotApplicable(why) | Status::Refused(why) => (None, Some(why.clone())),
+                Status::NotApplicable(why) | Status::Refused(why) => {
+                    (None, Some(why.replace(&full, &graph)))
+                }
             };
             out.push(GraphEdit {
                 graph: graph.clone(),
@@ -121,6 +125,8 @@ pub struct OrtBackend {
     threads: usize,
     /// ONNX Runtime session configuration entries the runtime was given.
     ort_config: Vec<(String, String)>,
+    /// The ONNX Runtime version: another version may compute (or refuse an edit) otherwise.
+    ort_version: String,
 }
 
 enum Loaded {
@@ -293,6 +299,7 @@ impl OrtBackend {
             device,
             threads,
             ort_config: runtime.options().config.clone(),
+            ort_version: runtime.version().to_string(),
         };
         if let Some(auto) = options.auto {
             backend.choose_batch(dir, auto)?;
@@ -477,6 +484,7 @@ impl Backend for OrtBackend {
         f.insert("threads".into(), self.threads.to_string());
         // What computed the responses: the graphs as edited and the scoring path.
         f.insert("scoring".into(), self.info.scoring.clone());
+        f.insert("onnxruntime".into(), self.ort_version.clone());
         for report in self.model.edit_reports() {
             f.insert(
                 format!("edits:{}", file_name(&report.graph)),
