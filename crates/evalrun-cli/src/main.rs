@@ -198,6 +198,14 @@ pub struct RunArgs {
     /// candidates that share a context against its key/value cache.
     #[arg(long)]
     no_shared_prefix: bool,
+    /// Causal LM: lm-eval's `add_bos_token`: `false` encodes every text without special
+    /// tokens, `true` with the tokenizer's (default: the tokenizer as saved, as lm-eval's HFLM).
+    #[arg(long)]
+    add_bos_token: Option<bool>,
+    /// Causal LM: lm-eval's `prefix_token_id`, the token before the first rolling window and an
+    /// empty context, by id or text (default: the tokenizer's BOS, else its EOS).
+    #[arg(long)]
+    prefix_token: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

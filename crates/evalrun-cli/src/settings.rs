@@ -163,6 +163,8 @@ pub fn resolve(
             stride: args.stride,
             batch_tokens: args.batch_tokens,
             no_shared_prefix,
+            add_bos_token: args.add_bos_token,
+            prefix_token: args.prefix_token,
         },
     })
 }

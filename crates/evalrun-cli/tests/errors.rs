@@ -265,3 +265,57 @@ fn unknown_tasks_and_invalid_task_files() {
         &["bad.toml", "surprise"],
     );
 }
+
+/// Checkpoints exported with the wrong Optimum task (scripts/make_wrong_task_fixtures.py) get one
+/// error each, naming the family and the export task to use, and no warning before it: a
+/// DistilBERT regression head exported as `feature-extraction` is never scored on STS-B as an
+/// embedding model; a causal LM without `logits`; a T5 as one graph.
+#[test]
+fn models_exported_with_the_wrong_task_get_one_error_naming_the_right_one() {
+    let data = data_dir();
+    for (model, task, needles) in [
+        (
+            "distilbert-regression",
+            "stsb",
+            [
+                "`DistilBertForSequenceClassification` in config.json",
+                "--task text-classification",
+            ],
+        ),
+        (
+            "llama-causal",
+            "lambada_openai",
+            [
+                "a causal LM (`LlamaForCausalLM`",
+                "--task text-generation-with-past",
+            ],
+        ),
+        (
+            "t5-seq2seq",
+            "rte",
+            [
+                "a seq2seq model (`T5ForConditionalGeneration`",
+                "--task text2text-generation-with-past",
+            ],
+        ),
+    ] {
+        let dir = format!("tests/fixtures/models/wrong-task/{model}");
+        fails(&dir, task, &data, &[], &needles);
+        let output = evalrun(&[
+            "run",
+            "--model",
+            &dir,
+            "--task",
+            task,
+            "--data-dir",
+            path_str(&data),
+        ]);
+        let err = stderr(&output);
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "{model}: one line, no warning first:\n{err}"
+        );
+        assert!(err.starts_with("error: "), "{err}");
+    }
+}

@@ -517,11 +517,14 @@ fn graph_edits_are_keyed_in_the_cache_and_named_in_the_record() {
     );
     assert_eq!(
         model(&auto)["scoring"],
-        "causal lm: in-graph log-softmax, gathered head"
+        "causal lm: in-graph log-softmax, gathered head; no BOS added, prefix <|endoftext|> (50256)"
     );
     assert_eq!(model(&none)["edits"], serde_json::json!([]));
     assert!(model(&none).get("edit_report").is_none());
-    assert_eq!(model(&none)["scoring"], "causal lm: host log-softmax (f64)");
+    assert_eq!(
+        model(&none)["scoring"],
+        "causal lm: host log-softmax (f64); no BOS added, prefix <|endoftext|> (50256)"
+    );
     assert_eq!(none["config"]["options"]["graph_edits"], "none");
     assert_eq!(
         model(&alias)["edits"],
@@ -581,6 +584,166 @@ fn unknown_graph_edits_are_refused_with_the_known_names() {
             ] {
                 assert!(err.contains(name), "{err}");
             }
+        }
+    }
+}
+
+/// Causal LMs whose tokenizers differ from GPT-2's in their special tokens
+/// (scripts/make_lm_family_fixtures.py): a Llama (SentencePiece BPE with byte fallback, adds
+/// `<s>`), an OPT (GPT-2's vocabulary re-indexed, adds `</s>` as BOS) and a Qwen2 (no BOS: the
+/// prefix is its EOS). Each equals lm-eval 0.4.13's HFLM on the same weights with the tokenizer
+/// as saved: WikiText-2 per-article log-likelihoods and token counts, LAMBADA per-example
+/// log-likelihoods and greedy flags, within 1e-4 relative; and the Llama with
+/// `--add-bos-token false --prefix-token </s>` equals `HFLM(add_bos_token=False,
+/// prefix_token_id=eos)`. The record and the table say which BOS and prefix were used.
+#[test]
+fn causal_lm_families_equal_lm_eval_with_their_special_tokens() {
+    let cases: [(&str, &[&str], &str, &str); 4] = [
+        ("llama-tiny", &[], "", "BOS <s> (1) added, prefix <s> (1)"),
+        (
+            "llama-tiny",
+            &["--add-bos-token", "false", "--prefix-token", "</s>"],
+            "_no_bos",
+            "no BOS added, prefix </s> (2)",
+        ),
+        ("opt-tiny", &[], "", "BOS </s> (2) added, prefix </s> (2)"),
+        (
+            "qwen2-tiny",
+            &[],
+            "",
+            "no BOS added, prefix <|endoftext|> (50256)",
+        ),
+    ];
+    let data = data_dir();
+    for (model, extra, suffix, tokens) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let (record_path, predictions) = (tmp.path().join("r.json"), tmp.path().join("p.jsonl"));
+        let dir = format!("tests/fixtures/models/{model}");
+        let mut args = vec![
+            "lm",
+            "--model",
+            &dir,
+            "--task",
+            "wikitext2,lambada_openai",
+            "--limit",
+            "300",
+            "--bootstrap",
+            "0",
+            "--data-dir",
+            path_str(&data),
+            "--output",
+            path_str(&record_path),
+            "--predictions",
+            path_str(&predictions),
+        ];
+        args.extend(extra);
+        let output = evalrun(&args);
+        assert!(output.status.success(), "{model}: {}", stderr(&output));
+        let what = format!("{model}{suffix}");
+        let got: HashMap<(String, u64), serde_json::Value> = read_jsonl(&predictions)
+            .into_iter()
+            .map(|l| {
+                (
+                    (
+                        l["task"].as_str().unwrap().to_string(),
+                        l["id"].as_u64().unwrap(),
+                    ),
+                    l,
+                )
+            })
+            .collect();
+        let reference = fixtures().join("reference/lm-families").join(model);
+        for (task, file, key) in [
+            ("wikitext2", "wikitext2", "tokens"),
+            ("lambada_openai", "lambada", "greedy"),
+        ] {
+            let want = read_jsonl(&reference.join(format!("{file}{suffix}.jsonl")));
+            assert!(want.len() >= 60, "{what} {task}");
+            for w in want {
+                let id = w["id"].as_u64().unwrap();
+                let g = &got[&(task.to_string(), id)];
+                let (a, b) = (
+                    g["loglikelihood"].as_f64().unwrap(),
+                    w["loglikelihood"].as_f64().unwrap(),
+                );
+                assert!(rel(a, b) <= 1e-4, "{what} {task} {id}: {a} vs lm-eval {b}");
+                assert_eq!(g[key], w[key], "{what} {task} {id}: {key}");
+            }
+        }
+        let record = read_json(&record_path);
+        let scoring = record["results"]["lambada_openai"]["model"]["scoring"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(scoring.ends_with(tokens), "{what}: {scoring}");
+        let windows = record["results"]["wikitext2"]["windows"].as_str().unwrap();
+        assert!(windows.ends_with(tokens), "{what}: {windows}");
+        let table = stdout(&output);
+        assert!(
+            table.contains(&tokens.replace('|', "\\|")),
+            "{what}: the table names them: {table}"
+        );
+        if !extra.is_empty() {
+            assert_eq!(record["config"]["options"]["add_bos_token"], "false");
+            assert_eq!(record["config"]["options"]["prefix_token"], "</s>");
+            continue;
+        }
+        // CBT-format multiple choice (12 questions of 10 candidates, built from WikiText-2): the
+        // chosen candidate is lm-eval's argmax and its log-likelihood lm-eval's.
+        let cbt = fixtures().join("reference/lm-families/cbt-data");
+        let p = tmp.path().join("cbt.jsonl");
+        let output = evalrun(&[
+            "lm",
+            "--model",
+            &dir,
+            "--task",
+            "cbt_cn",
+            "--bootstrap",
+            "0",
+            "--data-dir",
+            path_str(&cbt),
+            "--predictions",
+            path_str(&p),
+        ]);
+        assert!(output.status.success(), "{model}: {}", stderr(&output));
+        let file = std::fs::read_to_string(cbt.join("lm/cbt/cbtest_CN_valid_2000ex.txt")).unwrap();
+        let candidates: Vec<Vec<String>> = file
+            .lines()
+            .filter(|l| l.starts_with("21 "))
+            .map(|l| {
+                l.split('\t')
+                    .nth(3)
+                    .unwrap()
+                    .split('|')
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect();
+        let mut want = vec![vec![f64::NAN; 10]; candidates.len()];
+        for r in read_jsonl(&reference.join("cbt.jsonl")) {
+            let (q, c) = (
+                r["question"].as_u64().unwrap() as usize,
+                r["candidate"].as_u64().unwrap() as usize,
+            );
+            want[q][c] = r["loglikelihood"].as_f64().unwrap();
+        }
+        let lines = read_jsonl(&p);
+        assert_eq!(lines.len(), 12, "{model}");
+        for line in lines {
+            let q = line["id"].as_u64().unwrap() as usize;
+            let best = (0..10)
+                .max_by(|&a, &b| want[q][a].total_cmp(&want[q][b]))
+                .unwrap();
+            assert_eq!(
+                line["prediction"], candidates[q][best],
+                "{model} question {q}"
+            );
+            let got = line["loglikelihood"].as_f64().unwrap();
+            assert!(
+                rel(got, want[q][best]) <= 1e-4,
+                "{model} question {q}: {got} vs lm-eval {}",
+                want[q][best]
+            );
         }
     }
 }

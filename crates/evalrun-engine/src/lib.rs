@@ -80,6 +80,13 @@ pub struct LmFlags {
     /// key/value cache among its candidates (`--no-shared-prefix`).
     #[serde(default)]
     pub no_shared_prefix: bool,
+    /// lm-eval's `add_bos_token` model argument (`--add-bos-token true|false`); default: the
+    /// tokenizer as saved.
+    #[serde(default)]
+    pub add_bos_token: Option<bool>,
+    /// lm-eval's `prefix_token_id` (`--prefix-token ID|TOKEN`); default: BOS, else EOS.
+    #[serde(default)]
+    pub prefix_token: Option<String>,
 }
 
 /// `--batch-size N` or `--batch-size auto` (with its `--max-memory` budget in bytes).
@@ -777,7 +784,7 @@ impl Models for OrtModels<'_> {
     }
 
     fn open(&mut self, resolved: &ResolvedModel) -> Result<Self::Backend> {
-        let backend = OrtBackend::open(self.runtime, &resolved.dir, self.options)?;
+        let backend = OrtBackend::open(self.runtime, &resolved.dir, self.options.clone())?;
         let cache = match &self.settings.cache {
             Some(c) => Some(Cache::open(&c.dir, c.mode)?),
             None => None,
@@ -823,7 +830,12 @@ pub fn evaluate(
         auto: settings.auto_batch(),
         graph_edits: settings.graph_edits,
         shared_prefix: !settings.lm.no_shared_prefix,
+        tokens: evalrun_runtime::TokenOptions {
+            add_bos_token: settings.lm.add_bos_token,
+            prefix_token: settings.lm.prefix_token.clone(),
+        },
     };
+    let batch_size = options.batch_size;
     let mut models = OrtModels {
         runtime,
         resolver: &resolver,
@@ -836,7 +848,7 @@ pub fn evaluate(
         execution_provider: runtime.execution_provider().to_string(),
         device: settings.device.to_string(),
         threads: settings.threads,
-        batch_size: options.batch_size,
+        batch_size,
         ort_config: runtime.options().config.iter().cloned().collect(),
         ort_profile: runtime.options().profile.clone(),
     };
@@ -1159,6 +1171,11 @@ fn run_options(
                 "no_shared_prefix",
                 settings.lm.no_shared_prefix.then(|| "true".into()),
             );
+            put(
+                "add_bos_token",
+                settings.lm.add_bos_token.map(|v| v.to_string()),
+            );
+            put("prefix_token", settings.lm.prefix_token.clone());
             put(
                 "file",
                 settings.file.as_ref().map(|f| f.display().to_string()),

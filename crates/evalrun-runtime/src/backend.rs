@@ -13,7 +13,7 @@ use evalrun_graph::{EditReport, Edits, Status};
 use sha2::{Digest, Sha256};
 
 use crate::batch::Batching;
-use crate::causal::{CausalLm, Scoring};
+use crate::causal::{CausalLm, Scoring, TokenOptions};
 use crate::error::RuntimeError;
 use crate::memory::{self, Architecture, AutoOptions, Workload};
 use crate::model::{ModelConfig, ModelFiles};
@@ -39,6 +39,18 @@ impl Family {
         }
         let files = ModelFiles::locate(dir)?;
         let config = ModelConfig::load(&files)?;
+        if config.is_seq2seq() {
+            return Err(RuntimeError::WrongExport {
+                dir: dir.to_path_buf(),
+                family: "seq2seq model",
+                architecture: config.name(),
+                found: format!(
+                    "is one file, `{}`, where a seq2seq export has `encoder_model.onnx` and decoder graphs (`feature-extraction` exports the encoder and decoder as one graph)",
+                    files.onnx.file_name().unwrap_or_default().to_string_lossy()
+                ),
+                task: "text2text-generation-with-past",
+            });
+        }
         Ok(if config.is_causal_lm() {
             Family::CausalLm
         } else {
@@ -48,7 +60,7 @@ impl Family {
 }
 
 /// How a backend batches and windows; everything here can change an output.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BackendOptions {
     /// Encoders and seq2seq inputs: truncation length (default: the model's).
     pub max_length: Option<usize>,
@@ -69,6 +81,9 @@ pub struct BackendOptions {
     /// Causal LMs with past: score candidates that share a context against its cache (on by
     /// default; off, `--no-shared-prefix`, scores every pair alone).
     pub shared_prefix: bool,
+    /// Causal LMs: lm-eval's `add_bos_token` and `prefix_token_id` (`--add-bos-token`,
+    /// `--prefix-token`); default the tokenizer as saved.
+    pub tokens: TokenOptions,
 }
 
 impl Default for BackendOptions {
@@ -82,6 +97,7 @@ impl Default for BackendOptions {
             auto: None,
             graph_edits: Edits::auto(),
             shared_prefix: true,
+            tokens: TokenOptions::default(),
         }
     }
 }
@@ -203,6 +219,7 @@ impl OrtBackend {
             Family::CausalLm => {
                 let mut lm = CausalLm::load_with(runtime, dir, &options.graph_edits)?;
                 lm.set_shared_prefix(options.shared_prefix);
+                lm.set_special_tokens(&options.tokens)?;
                 let config = dir.join("config.json");
                 let context = match (options.context, lm.context()) {
                     (Some(0), _) => {
@@ -245,7 +262,8 @@ impl OrtBackend {
                         format!("transformers perplexity guide: max_length {context}, stride {s}")
                     }
                     None => format!(
-                        "lm-eval disjoint rolling windows: max_length {context}, end-of-text prefix"
+                        "lm-eval disjoint rolling windows: max_length {context}, {}",
+                        lm.special_tokens().describe(lm.encoder())
                     ),
                 };
                 let info = ModelInfo {
@@ -292,6 +310,7 @@ impl OrtBackend {
                 (Loaded::Seq2seq(model), info)
             }
         };
+        let auto = options.auto;
         let mut backend = Self {
             model,
             info,
@@ -301,7 +320,7 @@ impl OrtBackend {
             ort_config: runtime.options().config.clone(),
             ort_version: runtime.version().to_string(),
         };
-        if let Some(auto) = options.auto {
+        if let Some(auto) = auto {
             backend.choose_batch(dir, auto)?;
         }
         Ok(backend)
@@ -412,7 +431,7 @@ impl OrtBackend {
     fn rolling_windows(&self, lm: &CausalLm, context: usize, tokens: &[u32]) -> Vec<Window> {
         match self.options.stride {
             Some(s) => strided_windows(tokens, context, s),
-            None => rolling_windows(tokens, lm.eot(), context),
+            None => rolling_windows(tokens, lm.prefix(), context),
         }
     }
 }
@@ -430,7 +449,10 @@ fn causal_scoring(lm: &CausalLm) -> String {
         (Scoring::InGraph, false) => "in-graph log-softmax",
         (Scoring::HostLogits, _) => "host log-softmax (f64)",
     };
-    format!("{export}: {path}")
+    format!(
+        "{export}: {path}; {}",
+        lm.special_tokens().describe(lm.encoder())
+    )
 }
 
 fn bad_request(index: usize, message: impl Into<String>) -> RuntimeError {
@@ -570,7 +592,7 @@ impl Backend for OrtBackend {
                     let encoder = lm.encoder();
                     let window = match continuation {
                         Continuation::Text(c) => {
-                            let (c, k) = encoder.encode_pair(text, c)?;
+                            let (c, k) = lm.encode_pair(text, c)?;
                             if k.is_empty() {
                                 return Err(bad_request(i, "the continuation has no tokens"));
                             }
@@ -725,7 +747,7 @@ impl OrtBackend {
             let Request::Rolling { text } = request else {
                 unreachable!("checked by run")
             };
-            let tokens = lm.encoder().encode_plain(text)?;
+            let tokens = lm.tok_encode(text)?;
             let w = self.rolling_windows(lm, context, &tokens);
             text_tokens.push(tokens.len());
             owner.extend(std::iter::repeat_n(i, w.len()));

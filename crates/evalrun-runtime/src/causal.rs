@@ -84,6 +84,119 @@ pub struct CausalLm {
     /// End-of-text token: the prefix of the first rolling window and the padding token.
     eot: u32,
     edits: EditReport,
+    tokens: SpecialTokens,
+}
+
+/// lm-eval's HFLM model arguments for special tokens (`--add-bos-token`, `--prefix-token`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenOptions {
+    /// `Some(false)`: encode without special tokens; `Some(true)`/`None`: with the tokenizer's.
+    pub add_bos_token: Option<bool>,
+    /// The prefix token, by id or by its text; default the tokenizer's BOS, else its EOS.
+    pub prefix_token: Option<String>,
+}
+
+/// The special tokens a causal LM's texts are encoded with, resolved as lm-eval's HFLM does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecialTokens {
+    /// `--add-bos-token` as given.
+    pub add_bos_token: Option<bool>,
+    /// `prefix_token_id`: `--prefix-token`, else the tokenizer's `bos_token`, else its
+    /// `eos_token`, else the config's `eos_token_id`, else `<|endoftext|>`.
+    pub prefix: u32,
+    /// The prefix token's text.
+    pub prefix_text: String,
+    /// What encoding a text adds before it (`[]`, or e.g. `[1]` for Llama's `<s>`), by probe.
+    pub added_before: Vec<u32>,
+}
+
+impl SpecialTokens {
+    fn resolve(
+        files: &ModelFiles,
+        config: &ModelConfig,
+        encoder: &TextEncoder,
+        options: &TokenOptions,
+    ) -> Result<Self, RuntimeError> {
+        let named = |key: &str| -> Option<u32> {
+            tokenizer_special(files, key).and_then(|t| encoder.token_id(&t))
+        };
+        let prefix = match &options.prefix_token {
+            Some(given) => match given.parse::<u32>() {
+                Ok(id) => id,
+                Err(_) => encoder.token_id(given).ok_or_else(|| RuntimeError::Limit {
+                    option: "--prefix-token",
+                    message: format!("`{given}` is neither a token id nor a token of `{}`", files.tokenizer.display()),
+                })?,
+            },
+            None => named("bos_token")
+                .or_else(|| named("eos_token"))
+                .or(config.eos_token_id)
+                .or_else(|| encoder.token_id("<|endoftext|>"))
+                .ok_or_else(|| RuntimeError::BadConfig {
+                    path: files.tokenizer.clone(),
+                    message: "no prefix token: the tokenizer names no `bos_token` or `eos_token`, `config.json` no `eos_token_id`; pass `--prefix-token`".into(),
+                })?,
+        };
+        let prefix_text = encoder.decode(&[prefix], false)?;
+        let probe = "x";
+        let plain = encoder.encode_text(probe, false)?;
+        let special = encoder.encode_text(probe, options.add_bos_token.unwrap_or(true))?;
+        let added_before = if special.ends_with(&plain) {
+            special[..special.len() - plain.len()].to_vec()
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            add_bos_token: options.add_bos_token,
+            prefix,
+            prefix_text,
+            added_before,
+        })
+    }
+
+    /// For the record and the table: `BOS <s> (1) added, prefix <s> (1)`.
+    pub fn describe(&self, encoder: &TextEncoder) -> String {
+        let name = |ids: &[u32]| encoder.decode(ids, false).unwrap_or_default();
+        let added = if self.added_before.is_empty() {
+            "no BOS added".to_string()
+        } else {
+            format!(
+                "BOS {} ({}) added",
+                name(&self.added_before),
+                join(&self.added_before)
+            )
+        };
+        format!("{added}, prefix {} ({})", self.prefix_text, self.prefix)
+    }
+}
+
+fn join(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
+}
+
+/// A special token's text from `tokenizer_config.json` (else `special_tokens_map.json`): a
+/// string or `{"content": ...}`; `None` where absent or null.
+fn tokenizer_special(files: &ModelFiles, key: &str) -> Option<String> {
+    for name in ["tokenizer_config.json", "special_tokens_map.json"] {
+        let Ok(text) = std::fs::read_to_string(files.dir.join(name)) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        match json.get(key) {
+            Some(serde_json::Value::String(s)) => return Some(s.clone()),
+            Some(serde_json::Value::Object(o)) => {
+                return o
+                    .get("content")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_string)
+            }
+            Some(serde_json::Value::Null) => return None,
+            _ => continue,
+        }
+    }
+    None
 }
 
 impl CausalLm {
@@ -100,6 +213,19 @@ impl CausalLm {
         let files = ModelFiles::locate(dir)?;
         let config = ModelConfig::load(&files)?;
         let (session, report) = runtime.session(&files.onnx, Role::CausalLm, edits)?;
+        let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+        if !outputs.contains(&"logits") && outputs.contains(&"last_hidden_state") {
+            return Err(RuntimeError::WrongExport {
+                dir: dir.to_path_buf(),
+                family: "causal LM",
+                architecture: config.name(),
+                found: format!(
+                    "returns {} and no `logits` (a `feature-extraction` export)",
+                    outputs.join(", ")
+                ),
+                task: "text-generation-with-past",
+            });
+        }
         let scoring = if report.is_applied(Edit::LogSoftmax) {
             Scoring::InGraph
         } else {
@@ -195,6 +321,7 @@ impl CausalLm {
                 message: "no end-of-text token (`<|endoftext|>` or `eos_token_id`)".into(),
             })?;
         let takes_position_ids = names.contains(&"position_ids");
+        let tokens = SpecialTokens::resolve(&files, &config, &encoder, &TokenOptions::default())?;
         tracing::info!(model = %files.onnx.display(), past = past.len(), use_cache_branch, scoring = scoring.as_str(), head_positions, attention_blocks, "causal LM loaded");
         Ok(Self {
             session,
@@ -210,7 +337,70 @@ impl CausalLm {
             shared_prefix: true,
             eot,
             edits: report,
+            tokens,
         })
+    }
+
+    /// Encodes as lm-eval's HFLM does with `add_bos_token` and `prefix_token_id` set as
+    /// `options` says (`None`: the tokenizer as saved).
+    pub fn set_special_tokens(&mut self, options: &TokenOptions) -> Result<(), RuntimeError> {
+        self.tokens = SpecialTokens::resolve(&self.files, &self.config, &self.encoder, options)?;
+        Ok(())
+    }
+
+    /// The special tokens in effect.
+    pub fn special_tokens(&self) -> &SpecialTokens {
+        &self.tokens
+    }
+
+    /// The prefix of the first rolling window and of an empty context (lm-eval's
+    /// `prefix_token_id`).
+    pub fn prefix(&self) -> u32 {
+        self.tokens.prefix
+    }
+
+    /// HFLM's `tok_encode`: the tokenizer's own special tokens (its post-processor, e.g. Llama's
+    /// `<s>`) unless `--add-bos-token false`, and none for a text that already starts with the
+    /// prefix token's text.
+    pub fn tok_encode(&self, text: &str) -> Result<Vec<u32>, RuntimeError> {
+        let specials = if text.starts_with(&self.tokens.prefix_text) {
+            false
+        } else {
+            self.tokens.add_bos_token.unwrap_or(true)
+        };
+        self.encoder.encode_text(text, specials)
+    }
+
+    /// HFLM's pair encoding: trailing spaces of the context move to the continuation, the pair
+    /// is encoded whole ([`Self::tok_encode`]) and the continuation is what follows the
+    /// context's own tokens. An empty context is the prefix token (unless the continuation,
+    /// encoded without special tokens, starts with it: then its first token is the context).
+    pub fn encode_pair(
+        &self,
+        context: &str,
+        continuation: &str,
+    ) -> Result<(Vec<u32>, Vec<u32>), RuntimeError> {
+        if context.is_empty() {
+            let mut cont = self.encoder.encode_text(continuation, false)?;
+            if cont.first() == Some(&self.tokens.prefix) {
+                let rest = cont.split_off(1);
+                return Ok((cont, rest));
+            }
+            return Ok((vec![self.tokens.prefix], cont));
+        }
+        let trimmed = context.trim_end();
+        let (context, continuation) = if trimmed.is_empty() || trimmed.len() == context.len() {
+            (context, continuation.to_string())
+        } else {
+            (
+                trimmed,
+                format!("{}{continuation}", &context[trimmed.len()..]),
+            )
+        };
+        let whole = self.tok_encode(&format!("{context}{continuation}"))?;
+        let context_ids = self.tok_encode(context)?;
+        let continuation_ids = whole.get(context_ids.len()..).unwrap_or_default().to_vec();
+        Ok((context_ids, continuation_ids))
     }
 
     pub fn files(&self) -> &ModelFiles {

@@ -116,9 +116,19 @@ impl TextEncoder {
 
     /// Token ids of `text` without special tokens (truncated only if this encoder truncates).
     pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>, RuntimeError> {
+        self.encode_text(text, false)
+    }
+
+    /// Token ids of `text`, with the special tokens the tokenizer's post-processor adds
+    /// (`add_special_tokens`, as transformers' `tokenizer.encode`) or without them.
+    pub fn encode_text(
+        &self,
+        text: &str,
+        add_special_tokens: bool,
+    ) -> Result<Vec<u32>, RuntimeError> {
         let encoding = self
             .tokenizer
-            .encode(text, false)
+            .encode(text, add_special_tokens)
             .map_err(|e| RuntimeError::Tokenizer {
                 path: "tokenizer.json".into(),
                 message: e.to_string(),

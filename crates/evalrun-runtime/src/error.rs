@@ -41,6 +41,14 @@ pub enum RuntimeError {
     },
     #[error("model input `{name}` of `{path}` is not one evalrun can feed (it feeds input_ids, attention_mask, token_type_ids)")]
     UnexpectedInput { name: String, path: PathBuf },
+    #[error("`{}` holds a {family} (`{architecture}` in config.json) exported without what evalrun reads: its graph {found}. Export it again with `optimum-cli export onnx --model CHECKPOINT --task {task} OUT`", dir.display())]
+    WrongExport {
+        dir: PathBuf,
+        family: &'static str,
+        architecture: String,
+        found: String,
+        task: &'static str,
+    },
     #[error("model {what} `{name}` of `{path}` is {dtype}: evalrun feeds and reads float32 tensors, so half-precision exports (`optimum-cli export onnx --dtype fp16`, or bf16) are not supported; export with the default `--dtype fp32` (int8 exports from onnxruntime.quantization.quantize_dynamic do run)")]
     HalfPrecision {
         what: &'static str,

@@ -22,7 +22,7 @@ pub mod seq2seq;
 pub mod session;
 
 pub use backend::{BackendOptions, Family, OrtBackend};
-pub use causal::{CausalLm, Scoring, WindowScore};
+pub use causal::{CausalLm, Scoring, SpecialTokens, TokenOptions, WindowScore};
 pub use encode::{Encoded, TextEncoder};
 pub use error::RuntimeError;
 pub use evalrun_graph::{Edit, EditReport, Edits};

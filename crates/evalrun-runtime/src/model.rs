@@ -84,6 +84,8 @@ pub struct ModelConfig {
     /// `config.json` `architectures` (e.g. `GPT2LMHeadModel`).
     pub architectures: Vec<String>,
     pub model_type: Option<String>,
+    /// `config.json` `is_encoder_decoder` (T5, BART, …).
+    pub is_encoder_decoder: bool,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +112,8 @@ struct RawConfig {
     architectures: Vec<String>,
     #[serde(default)]
     model_type: Option<String>,
+    #[serde(default)]
+    is_encoder_decoder: bool,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +176,7 @@ impl ModelConfig {
             config.hidden_size = raw.n_embd.or(raw.hidden_size);
             config.architectures = raw.architectures;
             config.model_type = raw.model_type;
+            config.is_encoder_decoder = raw.is_encoder_decoder;
         }
         let dir = &files.dir;
         let sentence = dir.join("sentence_bert_config.json");
@@ -229,6 +234,40 @@ impl ModelConfig {
             .as_deref()
             .is_some_and(|t| CAUSAL_TYPES.contains(&t))
             && self.id2label.is_none()
+    }
+
+    /// The architecture `config.json` names for a task head (`…ForSequenceClassification`,
+    /// `…ForTokenClassification`, …), where it names one: such a checkpoint needs its head in
+    /// the graph. Causal LMs and seq2seq models are not heads here.
+    pub fn head_architecture(&self) -> Option<&str> {
+        self.architectures
+            .iter()
+            .find(|a| {
+                a.contains("For")
+                    && !a.ends_with("ForCausalLM")
+                    && !a.ends_with("ForConditionalGeneration")
+                    && !a.ends_with("ForMaskedLM")
+                    && !a.ends_with("ForPreTraining")
+            })
+            .map(String::as_str)
+    }
+
+    /// Whether `config.json` describes an encoder-decoder (seq2seq) model.
+    pub fn is_seq2seq(&self) -> bool {
+        self.is_encoder_decoder
+            || self
+                .architectures
+                .iter()
+                .any(|a| a.ends_with("ForConditionalGeneration"))
+    }
+
+    /// The architecture named first, or the model type, for messages.
+    pub fn name(&self) -> String {
+        self.architectures
+            .first()
+            .cloned()
+            .or_else(|| self.model_type.clone())
+            .unwrap_or_else(|| "unknown architecture".into())
     }
 
     /// Label names in index order, when `config.json` has them.

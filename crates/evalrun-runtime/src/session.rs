@@ -390,6 +390,22 @@ impl Model {
 
         let takes_token_type_ids = check_inputs(&session, &files.onnx)?;
         let head = find_head(&session, &files.onnx, &config)?;
+        // A checkpoint with a task head exported without it: never score it as an embedding
+        // model. A sentence-transformers directory (a pooling module) is an embedding model.
+        if let (Head::TokenStates | Head::SentenceEmbedding, Some(architecture), None) =
+            (head, config.head_architecture(), config.pooling)
+        {
+            return Err(RuntimeError::WrongExport {
+                dir: dir.to_path_buf(),
+                family: "checkpoint with a task head",
+                architecture: architecture.to_string(),
+                found: format!(
+                    "returns `{}` and no `logits` (a `feature-extraction` export)",
+                    head.output()
+                ),
+                task: "text-classification",
+            });
+        }
         let config_path = files
             .config
             .clone()
