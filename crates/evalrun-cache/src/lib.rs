@@ -424,6 +424,20 @@ fn classify(path: &Path, error: rusqlite::Error) -> CacheError {
             path: path.to_path_buf(),
             reason: error.to_string(),
         },
+        // A stored value of the wrong type or invalid text (a damaged page that SQLite's
+        // checks let through): the cache is damaged, as any other damage says.
+        _ if matches!(
+            error,
+            rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::Utf8Error(..)
+        ) =>
+        {
+            CacheError::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!("a stored response cannot be read: {error}"),
+            }
+        }
         _ => CacheError::Sqlite {
             path: path.to_path_buf(),
             source: error,

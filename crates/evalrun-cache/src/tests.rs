@@ -276,6 +276,33 @@ fn foreign_truncated_and_other_schema_files_are_named_errors() {
         "{error}"
     );
     assert!(error.to_string().contains(FILE_NAME), "{error}");
+
+    // A stored response that is not UTF-8 text: "damaged", not SQLite's conversion error.
+    fs::remove_file(&path).unwrap();
+    let cache = Cache::open(dir.path(), CacheMode::ReadWrite).unwrap();
+    let mut backend = CachedBackend::new(Counting::new(), Some(cache), 64);
+    backend
+        .run(RequestKind::Classify, &requests(10), &mut NoProgress)
+        .unwrap();
+    drop(backend);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("UPDATE responses SET response = CAST(x'ff00fe' AS TEXT);")
+        .unwrap();
+    let cache = Cache::open(dir.path(), CacheMode::Read).unwrap();
+    let mut backend = CachedBackend::new(Counting::new(), Some(cache), 64);
+    let error = backend
+        .run(RequestKind::Classify, &requests(10), &mut NoProgress)
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, CachedError::Cache(CacheError::Corrupt { .. })),
+        "{message}"
+    );
+    assert!(
+        message.contains("is damaged") && message.contains(FILE_NAME),
+        "{message}"
+    );
 }
 
 #[test]

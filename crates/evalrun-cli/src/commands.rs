@@ -165,7 +165,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     match &args.output {
         Some(path) => write_atomic(path, text.as_bytes())?,
-        None => print!("{text}"),
+        None => crate::stdout::write(&text)?,
     }
     if let Some(path) = &args.svg {
         write_atomic(path, render::svg(&rows, &names).as_bytes())?;
@@ -238,10 +238,13 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         )),
         _ => None,
     };
-    print!(
-        "{}",
-        diff::render(&deltas, changed.as_ref(), &names[0], &names[1], args.limit)
-    );
+    crate::stdout::write(&diff::render(
+        &deltas,
+        changed.as_ref(),
+        &names[0],
+        &names[1],
+        args.limit,
+    ))?;
     if let Some(d) = changed.as_ref().filter(|d| !d.rows_correspond()) {
         let count = |m: &BTreeMap<String, Vec<usize>>| m.values().map(Vec::len).sum::<usize>();
         eprintln!(
@@ -283,11 +286,11 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         evalrun_report::refuse_overlap(&[("baseline", &args.baseline)], &[("run", &args.run)])?;
         let bytes = std::fs::read(&args.run)?;
         write_atomic(&args.baseline, &bytes)?;
-        println!(
-            "baseline `{}` replaced by `{}`",
+        crate::stdout::write(&format!(
+            "baseline `{}` replaced by `{}`\n",
             args.baseline.display(),
             args.run.display()
-        );
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     if !args.baseline.is_file() {
@@ -318,7 +321,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         fallback,
         args.direction,
     );
-    print!("{}", check::render(&rows));
+    crate::stdout::write(&check::render(&rows))?;
     let summary = check::summarize(&rows);
     let failures: Vec<&check::CheckRow> = rows.iter().filter(|r| !r.pass).collect();
     let extras = {
@@ -341,7 +344,9 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             format!(" ({})", parts.join("; "))
         }
     };
-    if summary.compared == 0 && failures.is_empty() {
+    // Nothing compared is an error (exit 2), not a failed gate: the run and the baseline do not
+    // share a metric (another task set, say), so the rows above say FAIL for want of values.
+    if summary.compared == 0 {
         bail!(
             "no metric of `{}` could be compared with the run{extras}; nothing was gated",
             args.baseline.display()
@@ -485,7 +490,7 @@ pub fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     }
     let json = serde_json::to_string_pretty(&spread)? + "\n";
     write_atomic(&args.spread, json.as_bytes())?;
-    println!("{json}");
+    crate::stdout::write(&format!("{json}\n"))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -511,7 +516,7 @@ pub fn list_tasks(tasks_dir: Option<&Path>) -> anyhow::Result<()> {
         );
     }
     out.push_str("\nKinds: `head` runs on encoder exports (classification heads, sentence embeddings), `lm` on causal LMs, `text_to_text` on seq2seq (T5) exports; `evalrun run --model M --task NAME` picks the task of the model's kind.\n");
-    print!("{out}");
+    crate::stdout::write(&out)?;
     Ok(())
 }
 
@@ -555,9 +560,9 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let evaluation = evalrun_engine::merge::merge(&shards, &evalrun_engine::Silent)?;
     evaluation.write(args.predictions.as_deref(), args.output.as_deref())?;
-    print!(
-        "{}",
-        evalrun_report::markdown::render(&evaluation.record, &evaluation.order)
-    );
+    crate::stdout::write(&evalrun_report::markdown::render(
+        &evaluation.record,
+        &evaluation.order,
+    ))?;
     Ok(())
 }

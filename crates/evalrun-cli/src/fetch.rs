@@ -55,7 +55,7 @@ pub fn fetch(args: FetchArgs) -> anyhow::Result<()> {
             f.data
         );
     }
-    print!("{out}");
+    crate::stdout::write(&out)?;
     Ok(())
 }
 
@@ -87,6 +87,6 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         }
         None => resolver.hub_model(&args.model, kind)?,
     };
-    println!("{}", model.dir.display());
+    crate::stdout::write(&format!("{}\n", model.dir.display()))?;
     Ok(())
 }

@@ -11,6 +11,7 @@ mod interrupt;
 mod progress;
 mod reproduce;
 mod settings;
+mod stdout;
 
 use std::process::ExitCode;
 
@@ -251,10 +252,10 @@ fn evaluate(
         );
     }
     evaluation.write(outputs.predictions.as_deref(), outputs.output.as_deref())?;
-    print!(
-        "{}",
-        evalrun_report::markdown::render(&evaluation.record, &evaluation.order)
-    );
+    stdout::write(&evalrun_report::markdown::render(
+        &evaluation.record,
+        &evaluation.order,
+    ))?;
     Ok(())
 }
 
@@ -319,6 +320,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(error) if error.downcast_ref::<stdout::ClosedPipe>().is_some() => ExitCode::SUCCESS,
         Err(error) if error.downcast_ref::<interrupt::Interrupted>().is_some() => {
             eprintln!("{error}");
             ExitCode::from(130)

@@ -118,7 +118,7 @@ pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<()> {
     };
     write_atomic(&files.markdown, markdown.as_bytes())?;
     write_atomic(&files.html, html.as_bytes())?;
-    print!("{markdown}");
+    crate::stdout::write(&markdown)?;
     if !progress::quiet() {
         eprintln!(
             "reproduction written to `{}` (reproduction.md, reproduction.html, reproduction.json, predictions.jsonl)",

@@ -319,3 +319,31 @@ fn models_exported_with_the_wrong_task_get_one_error_naming_the_right_one() {
         assert!(err.starts_with("error: "), "{err}");
     }
 }
+
+/// Friction 1: a run without `--data-dir` goes to the Hub; when that fails (here: offline, an
+/// empty cache), the error says first that no `--data-dir` was given and how to give one.
+#[test]
+fn a_hub_failure_for_data_says_that_no_data_dir_was_given() {
+    let home = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_evalrun"))
+        .args([
+            "run",
+            "--model",
+            "tests/fixtures/models/glue-tiny/rte",
+            "--task",
+            "rte",
+        ])
+        .env_remove("EVALRUN_DATA_DIR")
+        .env("HF_HOME", home.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: no `--data-dir` was given (nor EVALRUN_DATA_DIR), so task `rte` reads its data from the Hub")
+            && err.contains("pass `--data-dir DIR`"),
+        "{err}"
+    );
+}

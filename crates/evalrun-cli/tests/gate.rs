@@ -290,3 +290,109 @@ fn calibrate_writes_run_and_bootstrap_spreads() {
         Some(0.0)
     );
 }
+
+/// D7: a run that shares no metric with the baseline (the fixture LM record against the GLUE
+/// baseline) is exit 2, "nothing was gated", not exit 1 with every row FAIL.
+#[test]
+fn check_with_nothing_to_compare_is_an_error_not_a_failure() {
+    let lm = repo_root().join("results/baselines/lm-fixture.json");
+    let b = path_str(&baseline()).to_string();
+    let output = evalrun(&["check", path_str(&lm), "--baseline", &b]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("could be compared with the run")
+            && stderr(&output).contains("nothing was gated"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// D8: a tolerance file with a negative, NaN or infinite allowance is refused, naming the file,
+/// the rule and the key (they became 0, or switched the gate off, without a word); so is
+/// `--tolerance inf`.
+#[test]
+fn invalid_tolerances_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = path_str(&baseline()).to_string();
+    for (text, says) in [
+        ("[default]\nabsolute = -5\n", "[default]: `absolute = -5`"),
+        ("[default]\nrelative = nan\n", "[default]: `relative = NaN`"),
+        (
+            "[metrics.\"rte.accuracy\"]\nabsolute = inf\n",
+            "[metrics.\"rte.accuracy\"]: `absolute = inf`",
+        ),
+    ] {
+        let rules = dir.path().join("t.toml");
+        std::fs::write(&rules, text).unwrap();
+        let output = evalrun(&[
+            "check",
+            &b,
+            "--baseline",
+            &b,
+            "--tolerance-file",
+            path_str(&rules),
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{text}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains("t.toml") && err.contains(says),
+            "{text}: {err}"
+        );
+    }
+    for given in ["inf", "-1", "NaN%"] {
+        let output = evalrun(&["check", &b, "--baseline", &b, "--tolerance", given]);
+        assert_eq!(output.status.code(), Some(2), "--tolerance {given}");
+    }
+}
+
+/// D1: `diff` prints perplexities and bits as they are, fractions ×100 (it multiplied every
+/// metric by 100).
+#[test]
+fn diff_prints_each_metric_on_its_own_scale() {
+    let lm = repo_root().join("results/baselines/lm-fixture.json");
+    let output = evalrun(&["diff", path_str(&lm), path_str(&lm)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let record = read_json(&lm);
+    let ppl = record["results"]["wikitext2"]["metrics"]["word_perplexity"]
+        .as_f64()
+        .unwrap();
+    let row = format!("| wikitext2 | word_perplexity | {ppl:.2} | {ppl:.2} | +0.00 |");
+    assert!(text.contains(&row), "{row} not in:\n{text}");
+    assert!(!text.contains(&format!("{:.2}", ppl * 100.0)), "{text}");
+}
+
+/// D6: a stdout that cannot be written is exit 2 with a message (it panicked with exit 101);
+/// a reader that went away (`| head`) ends the program quietly.
+#[test]
+fn stdout_write_errors_are_reported_and_closed_pipes_are_quiet() {
+    use std::process::{Command, Stdio};
+    let b = path_str(&baseline()).to_string();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_evalrun"))
+        .args(["report", &b])
+        .stdout(full)
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot write the results to standard output") && !err.contains("panicked"),
+        "{err}"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evalrun"))
+        .args(["report", &b])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .current_dir(repo_root())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+}

@@ -186,7 +186,7 @@ impl DataSource<'_> {
                     t.splits.get(split).and_then(|s| s.hub.as_ref()),
                     t.splits.keys(),
                 )?;
-                let path = self.resolver.dataset_file(&hub.dataset, &hub.path)?;
+                let path = from_hub(&t.name, self.resolver.dataset_file(&hub.dataset, &hub.path))?;
                 Ok(Data::Head(evalrun_tasks::parquet::load_split(
                     t, split, hub, &path,
                 )?))
@@ -197,7 +197,7 @@ impl DataSource<'_> {
                     return Ok(Data::TextToText(evalrun_tasks::t2t::load(t, split, dir)?));
                 }
                 let hub = hub_source(&t.name, split, t.hub.get(split), t.splits.keys())?;
-                let path = self.resolver.dataset_file(&hub.dataset, &hub.path)?;
+                let path = from_hub(&t.name, self.resolver.dataset_file(&hub.dataset, &hub.path))?;
                 Ok(Data::TextToText(evalrun_tasks::parquet::load_t2t_split(
                     t, split, hub, &path,
                 )?))
@@ -214,10 +214,12 @@ impl DataSource<'_> {
                 match (self.data_dir, &t.url) {
                     (Some(dir), _) => Ok(Data::Lm(t.load(dir)?)),
                     (None, Some(source)) => {
-                        let path = self
-                            .resolver
-                            .hub()?
-                            .download_url(&source.url, &source.sha256)?;
+                        let path = from_hub(
+                            &t.name,
+                            self.resolver
+                                .hub()
+                                .and_then(|h| Ok(h.download_url(&source.url, &source.sha256)?)),
+                        )?;
                         Ok(Data::Lm(t.load_file(path)?))
                     }
                     (None, None) => Err(EngineError::Absent(format!(
@@ -228,6 +230,17 @@ impl DataSource<'_> {
             }
         }
     }
+}
+
+/// A download for a task that has no `--data-dir`: a failure says so first, since forgetting
+/// the flag is the usual reason evalrun went to the Hub at all.
+fn from_hub<T, E: Into<EngineError>>(task: &str, result: std::result::Result<T, E>) -> Result<T> {
+    result.map_err(|e| EngineError::Context {
+        context: format!(
+            "no `--data-dir` was given (nor EVALRUN_DATA_DIR), so task `{task}` reads its data from the Hub; to read local files laid out like ../shared/data, pass `--data-dir DIR`"
+        ),
+        source: Box::new(e.into()),
+    })
 }
 
 fn hub_source<'a, K: std::fmt::Display>(

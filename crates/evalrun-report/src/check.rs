@@ -93,7 +93,7 @@ impl Rule {
                 .trim()
                 .parse::<f64>()
                 .ok()
-                .filter(|v| *v >= 0.0)
+                .filter(|v| v.is_finite() && *v >= 0.0)
                 .map(|v| Rule {
                     relative: Some(v / 100.0),
                     ..Rule::default()
@@ -102,13 +102,31 @@ impl Rule {
             None => text
                 .parse::<f64>()
                 .ok()
-                .filter(|v| *v >= 0.0)
+                .filter(|v| v.is_finite() && *v >= 0.0)
                 .map(|v| Rule {
                     absolute: Some(v),
                     ..Rule::default()
                 })
                 .ok_or_else(bad),
         }
+    }
+
+    /// Every allowance given is a finite number of at least 0: a negative, NaN or infinite one
+    /// would gate nothing (or everything) without a word. Names the first that is not.
+    fn validate(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("absolute", self.absolute),
+            ("relative", self.relative),
+            ("spread", self.spread),
+            ("ci", self.ci),
+        ] {
+            if let Some(v) = value.filter(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(format!(
+                    "`{key} = {v}`: an allowance is a finite number of at least 0"
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn describe(&self) -> String {
@@ -161,6 +179,21 @@ impl ToleranceFile {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        let rules = file
+            .default
+            .iter()
+            .map(|r| ("[default]".to_string(), r))
+            .chain(
+                file.metrics
+                    .iter()
+                    .map(|(k, r)| (format!("[metrics.\"{k}\"]"), r)),
+            );
+        for (name, rule) in rules {
+            rule.validate().map_err(|why| ReportError::BadRecord {
+                path: path.to_path_buf(),
+                message: format!("{name}: {why}"),
+            })?;
+        }
         let uses_spread = file
             .default
             .iter()

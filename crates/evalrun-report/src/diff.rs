@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::markdown::on_scale;
 use crate::record::{PredictionLine, RunRecord};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -132,7 +133,8 @@ fn unmatched(out: &mut String, only: &BTreeMap<String, Vec<usize>>, has: &str, l
     );
 }
 
-/// Markdown: the metric table (×100 deltas), then per task the count and first `limit` changes.
+/// Markdown: the metric table (fractions and correlations ×100, perplexities and bits as they
+/// are, as `report` prints them), then per task the count and first `limit` changes.
 pub fn render(
     deltas: &[MetricDelta],
     predictions: Option<&PredictionDiff>,
@@ -140,12 +142,19 @@ pub fn render(
     b_name: &str,
     limit: usize,
 ) -> String {
-    let fmt = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{:.2}", v * 100.0));
     let mut out =
-        format!("| Task | Metric | {a_name} | {b_name} | Δ (×100) |\n|---|---|---:|---:|---:|\n");
+        format!("| Task | Metric | {a_name} | {b_name} | Δ |\n|---|---|---:|---:|---:|\n");
     for d in deltas {
+        let fmt = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| on_scale(&d.metric, v));
         let delta = match (d.a, d.b) {
-            (Some(a), Some(b)) => format!("{:+.2}", (b - a) * 100.0),
+            (Some(a), Some(b)) => {
+                let text = on_scale(&d.metric, b - a);
+                if text.starts_with('-') {
+                    text
+                } else {
+                    format!("+{text}")
+                }
+            }
             _ => "–".into(),
         };
         let _ = writeln!(
@@ -182,4 +191,45 @@ pub fn render(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+
+    /// Perplexities and bits print as they are, fractions ×100 (was: everything ×100, so a word
+    /// perplexity of 5422.77 printed as 542276.79).
+    #[test]
+    fn deltas_are_on_each_metric_s_own_scale() {
+        let delta = |metric: &str, a: f64, b: f64| MetricDelta {
+            task: "t".into(),
+            metric: metric.into(),
+            a: Some(a),
+            b: Some(b),
+        };
+        let table = render(
+            &[
+                delta("word_perplexity", 5422.767889, 5400.5),
+                delta("bits_per_byte", 2.383, 2.3831),
+                delta("accuracy", 0.5, 0.525),
+            ],
+            None,
+            "a",
+            "b",
+            5,
+        );
+        assert!(
+            table.contains("| t | word_perplexity | 5422.77 | 5400.50 | -22.27 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| t | bits_per_byte | 2.383 | 2.383 | +0.000 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| t | accuracy | 50.00 | 52.50 | +2.50 |"),
+            "{table}"
+        );
+        assert!(!table.contains("542276"), "{table}");
+    }
 }

@@ -10,7 +10,8 @@ use evalrun_core::{Metric, Scale};
 use crate::record::RunRecord;
 
 /// `v` on the metric's scale: fractions ×100, perplexities with two decimals, bits with three.
-fn on_scale(metric: &str, v: f64) -> String {
+/// The one rule every table follows (`report`, `diff`).
+pub fn on_scale(metric: &str, v: f64) -> String {
     match Metric::from_name(metric) {
         Some(m) if m.scale() == Scale::AsIs => {
             if metric.starts_with("bits") {
