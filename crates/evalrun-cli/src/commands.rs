@@ -238,6 +238,14 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         )),
         _ => None,
     };
+    for warning in check::differences(
+        &a,
+        &b,
+        &format!("`{}`", names[0]),
+        &format!("`{}`", names[1]),
+    ) {
+        eprintln!("warning: {warning}");
+    }
     crate::stdout::write(&diff::render(
         &deltas,
         changed.as_ref(),

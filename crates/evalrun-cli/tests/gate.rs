@@ -396,3 +396,104 @@ fn stdout_write_errors_are_reported_and_closed_pipes_are_quiet() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stderr(&output), "");
 }
+
+/// The baseline with a config block, `--max-length` and options as given.
+fn with_config(
+    dir: &Path,
+    name: &str,
+    max_length: Option<u64>,
+    options: serde_json::Value,
+) -> PathBuf {
+    let mut record = read_json(&baseline());
+    record["config"] = serde_json::json!({
+        "started": "2026-12-05T00:00:00Z",
+        "finished": "2026-12-05T00:00:01Z",
+        "command_line": ["glue"],
+        "model": "m",
+        "model_resolved": {},
+        "model_kind": "classifier",
+        "tasks": ["rte"],
+        "data_dir": null,
+        "split": null,
+        "limit": null,
+        "batch_size": 32,
+        "max_length": max_length,
+        "bootstrap_resamples": 1000,
+        "seed": 1234,
+        "options": options,
+    });
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string(&record).unwrap()).unwrap();
+    path
+}
+
+/// Frictions 3 and 4: `check` names settings that differ in words, not Rust debug values
+/// (`Some(32) in the run, None in the baseline`), and `diff` warns about them too.
+#[test]
+fn check_and_diff_name_settings_that_differ_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = with_config(
+        dir.path(),
+        "short.json",
+        Some(32),
+        serde_json::json!({"graph_edits": "none"}),
+    );
+    let plain = with_config(dir.path(), "plain.json", None, serde_json::json!({}));
+    let check = evalrun(&["check", path_str(&short), "--baseline", path_str(&plain)]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let err = stderr(&check);
+    assert!(
+        err.contains("--max-length differs: 32 in the run, not given in the baseline")
+            && err.contains("options differs: graph_edits=none in the run, none in the baseline")
+            && !err.contains("Some(")
+            && !err.contains("None"),
+        "{err}"
+    );
+    let diff = evalrun(&["diff", path_str(&short), path_str(&plain)]);
+    assert!(diff.status.success(), "{}", stderr(&diff));
+    let err = stderr(&diff);
+    assert!(
+        err.contains("warning: --max-length differs: 32 in `short`, not given in `plain`"),
+        "{err}"
+    );
+}
+
+/// Records read by `report`, `check`, `diff` and `merge` are checked: a metric outside its range
+/// (accuracy 5.0 was accepted and reported as "improved") or a record from a newer evalrun is
+/// refused, naming the file and the field.
+#[test]
+fn records_out_of_range_or_from_a_newer_evalrun_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = path_str(&baseline()).to_string();
+    let mut record = read_json(&baseline());
+    record["results"]["rte"]["metrics"]["accuracy"] = serde_json::json!(5.0);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_string(&record).unwrap()).unwrap();
+    let mut newer = read_json(&baseline());
+    newer["evalrun"]["version"] = serde_json::json!("99.0.0");
+    let future = dir.path().join("future.json");
+    std::fs::write(&future, serde_json::to_string(&newer).unwrap()).unwrap();
+    for (file, says) in [
+        (
+            &bad,
+            "`results.rte.metrics.accuracy` is 5, outside the accuracy range [0, 1]",
+        ),
+        (
+            &future,
+            "`evalrun.version` is 99.0.0, newer than this evalrun",
+        ),
+    ] {
+        let f = path_str(file);
+        for args in [
+            vec!["report", f],
+            vec!["check", f, "--baseline", &b],
+            vec!["diff", &b, f],
+            vec!["merge", f],
+        ] {
+            let output = evalrun(&args);
+            let err = stderr(&output);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains(f) && err.contains(says), "{args:?}: {err}");
+        }
+    }
+}

@@ -111,6 +111,14 @@ impl Rule {
         }
     }
 
+    /// Whether the rule gives any allowance (else it only sets a direction).
+    fn has_allowance(&self) -> bool {
+        self.absolute.is_some()
+            || self.relative.is_some()
+            || self.spread.is_some()
+            || self.ci.is_some()
+    }
+
     /// Every allowance given is a finite number of at least 0: a negative, NaN or infinite one
     /// would gate nothing (or everything) without a word. Names the first that is not.
     fn validate(&self) -> Result<(), String> {
@@ -232,16 +240,26 @@ impl ToleranceFile {
         Ok((file, spread))
     }
 
+    /// The rule for `task.metric`, `task` or `metric`, else `[default]`, else `fallback`. A
+    /// rule that sets only a `direction` keeps the allowance of `[default]` (else of
+    /// `fallback`): it says which moves fail, not that none is allowed.
     fn rule_for(&self, task: &str, metric: &str, fallback: Rule) -> Rule {
-        [
+        let base = self.default.unwrap_or(fallback);
+        match [
             format!("{task}.{metric}"),
             task.to_string(),
             metric.to_string(),
         ]
         .iter()
         .find_map(|k| self.metrics.get(k).copied())
-        .or(self.default)
-        .unwrap_or(fallback)
+        {
+            Some(own) if !own.has_allowance() => Rule {
+                direction: own.direction.or(base.direction),
+                ..base
+            },
+            Some(own) => own,
+            None => base,
+        }
     }
 }
 
@@ -309,11 +327,7 @@ pub fn check(
     for (task, base) in &baseline.results {
         for (metric, base_value) in &base.metrics {
             let mut rule = tolerances.rule_for(task, metric, fallback);
-            if rule.absolute.is_none()
-                && rule.relative.is_none()
-                && rule.spread.is_none()
-                && rule.ci.is_none()
-            {
+            if !rule.has_allowance() {
                 // A rule that only sets a direction keeps the fallback's allowance.
                 rule = Rule {
                     direction: rule.direction,
@@ -433,6 +447,12 @@ pub fn check(
 /// Where the run and the baseline were not made the same way: another model, other data or
 /// other settings. A gate across such a difference compares different things.
 pub fn provenance_warnings(run: &RunRecord, baseline: &RunRecord) -> Vec<String> {
+    differences(run, baseline, "the run", "the baseline")
+}
+
+/// What differs between two runs' models, data, example counts, task versions and settings,
+/// `a` and `b` naming them: the warnings `check` and `diff` print.
+pub fn differences(run: &RunRecord, baseline: &RunRecord, a: &str, b: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (task, base) in &baseline.results {
         let Some(r) = run.results.get(task) else {
@@ -440,70 +460,71 @@ pub fn provenance_warnings(run: &RunRecord, baseline: &RunRecord) -> Vec<String>
         };
         if r.model.sha256 != base.model.sha256 {
             out.push(format!(
-                "{task}: the run's model (sha256 {}) is not the baseline's ({})",
+                "{task}: {a}'s model (sha256 {}) is not {b}'s ({})",
                 short(&r.model.sha256),
                 short(&base.model.sha256)
             ));
         }
         if r.data.sha256 != base.data.sha256 {
             out.push(format!(
-                "{task}: the run's data file (sha256 {}) is not the baseline's ({})",
+                "{task}: {a}'s data file (sha256 {}) is not {b}'s ({})",
                 short(&r.data.sha256),
                 short(&base.data.sha256)
             ));
         }
         if r.n != base.n {
             out.push(format!(
-                "{task}: the run scored {} examples, the baseline {}",
+                "{task}: {a} scored {} examples, {b} {}",
                 r.n, base.n
             ));
         }
         if r.task_version != base.task_version {
             out.push(format!(
-                "{task}: task version {} in the run, {} in the baseline",
+                "{task}: task version {} in {a}, {} in {b}",
                 r.task_version, base.task_version
             ));
         }
     }
-    if let (Some(a), Some(b)) = (&run.config, &baseline.config) {
+    if let (Some(ca), Some(cb)) = (&run.config, &baseline.config) {
+        let given = |v: Option<String>| v.unwrap_or_else(|| "not given".into());
+        let options = |o: &std::collections::BTreeMap<String, String>| {
+            if o.is_empty() {
+                "none".to_string()
+            } else {
+                o.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
         let pairs = [
             (
                 "--limit",
-                format!("{:?}", a.limit),
-                format!("{:?}", b.limit),
+                given(ca.limit.map(|v| v.to_string())),
+                given(cb.limit.map(|v| v.to_string())),
             ),
-            (
-                "--split",
-                format!("{:?}", a.split),
-                format!("{:?}", b.split),
-            ),
+            ("--split", given(ca.split.clone()), given(cb.split.clone())),
             (
                 "--batch-size",
-                a.batch_size.to_string(),
-                b.batch_size.to_string(),
+                ca.batch_size.to_string(),
+                cb.batch_size.to_string(),
             ),
             (
                 "--max-length",
-                format!("{:?}", a.max_length),
-                format!("{:?}", b.max_length),
+                given(ca.max_length.map(|v| v.to_string())),
+                given(cb.max_length.map(|v| v.to_string())),
             ),
             (
                 "--bootstrap",
-                a.bootstrap_resamples.to_string(),
-                b.bootstrap_resamples.to_string(),
+                ca.bootstrap_resamples.to_string(),
+                cb.bootstrap_resamples.to_string(),
             ),
-            ("--seed", a.seed.to_string(), b.seed.to_string()),
-            (
-                "options",
-                format!("{:?}", a.options),
-                format!("{:?}", b.options),
-            ),
+            ("--seed", ca.seed.to_string(), cb.seed.to_string()),
+            ("options", options(&ca.options), options(&cb.options)),
         ];
         for (what, x, y) in pairs {
             if x != y {
-                out.push(format!(
-                    "{what} differs: {x} in the run, {y} in the baseline"
-                ));
+                out.push(format!("{what} differs: {x} in {a}, {y} in {b}"));
             }
         }
     }
@@ -602,6 +623,31 @@ mod tests {
             Some(0.3)
         );
         assert_eq!(file.rule_for("cola", "mcc", DEFAULT_RULE), DEFAULT_RULE);
+    }
+
+    /// Friction 5: examples/tolerances.toml's `wnli.accuracy` rule sets only `direction =
+    /// "both"`; it keeps `[default]`'s allowances (it fell back to the built-in 1e-4).
+    #[test]
+    fn a_direction_only_rule_keeps_the_default_allowance() {
+        let file: ToleranceFile =
+            toml::from_str(include_str!("../../../examples/tolerances.toml")).unwrap();
+        let rule = file.rule_for("wnli", "accuracy", DEFAULT_RULE);
+        assert_eq!(rule.direction, Some(Direction::Both));
+        assert_eq!((rule.absolute, rule.ci), (Some(0.002), Some(2.0)));
+        // Without a [default], the fallback's allowance.
+        let mut bare = ToleranceFile::default();
+        bare.metrics.insert(
+            "wnli.accuracy".into(),
+            Rule {
+                direction: Some(Direction::Both),
+                ..Rule::default()
+            },
+        );
+        let rule = bare.rule_for("wnli", "accuracy", DEFAULT_RULE);
+        assert_eq!(
+            (rule.absolute, rule.direction),
+            (Some(1e-4), Some(Direction::Both))
+        );
     }
 }
 

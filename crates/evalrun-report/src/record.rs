@@ -8,6 +8,19 @@ use evalrun_core::average::{
 use evalrun_core::bootstrap::{BootstrapSpec, Interval};
 use serde::{Deserialize, Serialize};
 
+/// The values a metric can take.
+fn metric_range(metric: evalrun_core::Metric) -> (f64, f64) {
+    use evalrun_core::Metric::*;
+    match metric {
+        Mcc | Pearson | Spearman => (-1.0, 1.0),
+        WordPerplexity | BytePerplexity | TokenPerplexity | TokenPerplexityExact | Perplexity => {
+            (1.0, f64::INFINITY)
+        }
+        BitsPerByte | BitsPerCharacter => (0.0, f64::INFINITY),
+        _ => (0.0, 1.0),
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     /// evalrun's version and the git commit it was built from.
@@ -262,10 +275,52 @@ impl RunRecord {
             path: path.to_path_buf(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|e| crate::ReportError::BadRecord {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        let record: Self =
+            serde_json::from_str(&text).map_err(|e| crate::ReportError::BadRecord {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        record
+            .validate()
+            .map_err(|message| crate::ReportError::BadRecord {
+                path: path.to_path_buf(),
+                message,
+            })?;
+        Ok(record)
+    }
+
+    /// What a record read back must hold: every metric evalrun knows within its range
+    /// (fractions in [0, 1], correlations in [-1, 1], perplexities at least 1, bits at least
+    /// 0), and a writer no newer than this evalrun. Names the field that is not.
+    pub fn validate(&self) -> Result<(), String> {
+        let version = |v: &str| -> Option<(u64, u64, u64)> {
+            let mut parts = v.split(['.', '-', '+']).map(|p| p.parse::<u64>().ok());
+            Some((parts.next()??, parts.next()??, parts.next()??))
+        };
+        let ours = env!("CARGO_PKG_VERSION");
+        if let (Some(theirs), Some(mine)) = (version(&self.evalrun.version), version(ours)) {
+            if theirs > mine {
+                return Err(format!(
+                    "`evalrun.version` is {}, newer than this evalrun ({ours}); read it with that version or newer",
+                    self.evalrun.version
+                ));
+            }
+        }
+        for (task, result) in &self.results {
+            for (name, value) in &result.metrics {
+                let (Some(v), Some(metric)) = (value, evalrun_core::Metric::from_name(name)) else {
+                    continue;
+                };
+                let (low, high) = metric_range(metric);
+                // A hair of float rounding (a correlation of 1 + 2e-16) is not out of range.
+                if !(v.is_finite() && *v >= low - 1e-9 && *v <= high + 1e-9) {
+                    return Err(format!(
+                        "`results.{task}.metrics.{name}` is {v}, outside the {name} range [{low}, {high}]"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Metric values of every task, NaN dropped.
