@@ -175,7 +175,11 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
+    /// The first run's record (`--output` JSON): the "before" column.
+    #[arg(value_name = "A.json")]
     a: PathBuf,
+    /// The second run's record: the "after" column; Δ is B − A.
+    #[arg(value_name = "B.json")]
     b: PathBuf,
     /// The two runs' predictions files (A then B), to list the examples that changed.
     #[arg(long, num_args = 2, value_names = ["A.jsonl", "B.jsonl"])]

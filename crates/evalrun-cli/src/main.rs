@@ -20,7 +20,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "evalrun",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("EVALRUN_GIT_COMMIT"), ")"),
     about = "Re-measure published model-card results (GLUE, SuperGLUE, STS, GPT-2 LM, T5) on ONNX Runtime"
 )]
 struct Cli {

@@ -497,3 +497,20 @@ fn records_out_of_range_or_from_a_newer_evalrun_are_refused() {
         }
     }
 }
+
+/// Friction 8: `--version` names the commit; `diff --help` says what A and B are.
+#[test]
+fn version_names_the_commit_and_diff_help_names_its_records() {
+    let version = evalrun(&["--version"]);
+    let text = stdout(&version);
+    assert!(
+        text.starts_with("evalrun 0.") && text.contains("(commit "),
+        "{text}"
+    );
+    let help = stdout(&evalrun(&["diff", "--help"]));
+    assert!(
+        help.contains("<A.json>") && help.contains("The first run's record"),
+        "{help}"
+    );
+    assert!(help.contains("Δ is B − A"), "{help}");
+}
