@@ -706,3 +706,23 @@ fn bad_inputs_get_clear_errors() {
         stderr(&output)
     );
 }
+
+/// Friction 2: a dev-split run writes no server file, so it says nothing about one (it warned
+/// that `CB.jsonl` would hold the outputs that are no label as `neutral`).
+#[test]
+fn dev_runs_say_nothing_about_submission_files() {
+    let output = evalrun(&[
+        "superglue",
+        "--model",
+        MODEL,
+        "--task",
+        "cb",
+        "--bootstrap",
+        "0",
+        "--data-dir",
+        path_str(&data_dir()),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(!err.contains("submission file"), "{err}");
+}

@@ -120,9 +120,12 @@ pub fn score(
         (outputs, vec![Vec::new(); examples.len()], how, Some(tokens))
     };
     let (metrics, ci, mut sums) = score_outputs(task, examples, &outputs, settings.bootstrap)?;
+    // The server file only when one is written (`--submission-dir`): building it warns about
+    // outputs that are no label, which means nothing to a dev-split run.
     let submission = task
         .submission
         .as_ref()
+        .filter(|_| settings.submission_dir.is_some())
         .map(|spec| submission(task, spec, examples, &outputs))
         .transpose()?;
     if let Some(tokens) = generated {
