@@ -347,3 +347,34 @@ fn a_hub_failure_for_data_says_that_no_data_dir_was_given() {
         "{err}"
     );
 }
+
+/// Friction 8: an output folder that cannot take a file is found before any work: the run's
+/// cache stays empty (the evaluation ran first, then the write failed).
+#[test]
+fn an_unwritable_output_folder_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let output = evalrun(&[
+        "run",
+        "--model",
+        "tests/fixtures/models/glue-tiny/rte",
+        "--task",
+        "rte",
+        "--data-dir",
+        path_str(&data_dir()),
+        "--cache",
+        path_str(&cache),
+        "--output",
+        "/proc/evalrun-record.json",
+    ]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("its folder `/proc` cannot be written"),
+        "{err}"
+    );
+    assert!(
+        !cache.exists(),
+        "the evaluation ran before the output was checked"
+    );
+}

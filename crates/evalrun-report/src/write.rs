@@ -217,7 +217,28 @@ impl Staged {
 /// Checks, before any work starts, that `path` is a destination evalrun will write (see
 /// [`stage`]); nothing is created.
 pub fn check_destination(path: &Path) -> Result<(), ReportError> {
-    target(path).map(|_| ())
+    let Target::File(file) = target(path)? else {
+        return Ok(());
+    };
+    // The folder must take a file (the writer stages one beside the target): found out now,
+    // not after the whole evaluation.
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let cannot = |e: std::io::Error| ReportError::Destination {
+        path: path.to_path_buf(),
+        message: format!("its folder `{}` cannot be written: {e}", dir.display()),
+    };
+    std::fs::create_dir_all(dir).map_err(cannot)?;
+    let probe = dir.join(format!(".evalrun-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(cannot)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
