@@ -514,3 +514,57 @@ fn version_names_the_commit_and_diff_help_names_its_records() {
     );
     assert!(help.contains("Δ is B − A"), "{help}");
 }
+
+/// Friction 8: control characters in a task name never reach the terminal: a record with one is
+/// refused (naming it escaped), and so is a task file.
+#[test]
+fn task_names_with_control_characters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut record = read_json(&baseline());
+    let results = record["results"].as_object_mut().unwrap();
+    let rte = results.remove("rte").unwrap();
+    results.insert("rte\u{1b}[2J".into(), rte);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_string(&record).unwrap()).unwrap();
+    let output = evalrun(&["report", path_str(&bad)]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("task name \"rte\\u{1b}[2J\"") && !err.contains('\u{1b}'),
+        "{err}"
+    );
+    let tasks = dir.path().join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    let spec = std::fs::read_to_string(repo_root().join("tasks/glue/rte.toml")).unwrap();
+    std::fs::write(
+        tasks.join("x.toml"),
+        spec.replacen("name = \"rte\"", "name = \"r\\u001bte\"", 1),
+    )
+    .unwrap();
+    let output = evalrun(&["tasks", "--tasks-dir", path_str(&tasks)]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("control characters") && !err.contains('\u{1b}'),
+        "{err}"
+    );
+}
+
+/// Friction 8: LaTeX, HTML and markdown reports print bits with three decimals, as the stdout
+/// table does (LaTeX printed 2.38 where stdout printed 2.383).
+#[test]
+fn reports_print_bits_with_the_stdout_table_s_decimals() {
+    let lm = repo_root().join("results/baselines/lm-fixture.json");
+    let bpb = read_json(&lm)["results"]["wikitext2"]["metrics"]["bits_per_byte"]
+        .as_f64()
+        .unwrap();
+    let three = format!("{bpb:.3}");
+    for format in ["latex", "md", "html"] {
+        let output = evalrun(&["report", path_str(&lm), "--format", format]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            stdout(&output).contains(&three),
+            "{format}: {three} not in the report"
+        );
+    }
+}

@@ -238,21 +238,31 @@ pub(crate) fn escape_xml(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A value on its display scale, as every renderer prints it.
-pub(crate) fn number(v: f64, scale: f64) -> String {
-    format!("{:.2}", v * scale)
+/// Decimals a row's values print with: three for bits (as the stdout table prints them), two
+/// for everything else.
+pub(crate) fn row_decimals(row: &Row) -> usize {
+    if row.metric.starts_with("bits") {
+        3
+    } else {
+        2
+    }
 }
 
-/// `measured ± half-interval` on the display scale, or `None` without a measurement.
-pub(crate) fn measured_text(cell: &crate::compare::Cell, scale: f64) -> Option<String> {
+/// A value of `row` on its display scale, as every renderer prints it.
+pub(crate) fn number(row: &Row, v: f64) -> String {
+    format!("{:.*}", row_decimals(row), v * row.scale)
+}
+
+/// `measured ± half-interval` on the row's display scale, or `None` without a measurement.
+pub(crate) fn measured_text(cell: &crate::compare::Cell, row: &Row) -> Option<String> {
     let m = cell.measured?;
     Some(match cell.ci {
         Some(ci) => format!(
             "{} ± {}",
-            number(m, scale),
-            number((ci.high - ci.low) / 2.0, scale)
+            number(row, m),
+            number(row, (ci.high - ci.low) / 2.0)
         ),
-        None => number(m, scale),
+        None => number(row, m),
     })
 }
 
@@ -330,7 +340,7 @@ fn draw_section(rows: &[&Row], runs: &[String]) -> Drawing {
         .iter()
         .flat_map(|r| {
             r.cells.iter().map(move |c| {
-                measured_text(c, r.scale)
+                measured_text(c, r)
                     .map_or("skipped".len(), |t| t.chars().count())
                     .max("measured ± 95% CI".chars().count())
             })
@@ -341,7 +351,7 @@ fn draw_section(rows: &[&Row], runs: &[String]) -> Drawing {
         + 22.0;
     let published_width = rows
         .iter()
-        .filter_map(|r| r.published.map(|p| number(p, r.scale).len()))
+        .filter_map(|r| r.published.map(|p| number(r, p).len()))
         .max()
         .unwrap_or(0)
         .max("published".len()) as f64
@@ -454,7 +464,7 @@ fn draw_section(rows: &[&Row], runs: &[String]) -> Drawing {
                     text_y - 8.0,
                     colour(j)
                 );
-                match (cell.measured, measured_text(cell, row.scale)) {
+                match (cell.measured, measured_text(cell, row)) {
                     (Some(m), Some(text)) => {
                         let v = m * row.scale;
                         let (a, b) = (px(axis.base()), px(v));
@@ -511,14 +521,14 @@ fn draw_section(rows: &[&Row], runs: &[String]) -> Drawing {
                     out,
                     "<line x1=\"{tx:.1}\" x2=\"{tx:.1}\" y1=\"{y1:.1}\" y2=\"{y2:.1}\" stroke=\"white\" stroke-width=\"5\"/>\n\
                      <line x1=\"{tx:.1}\" x2=\"{tx:.1}\" y1=\"{y1:.1}\" y2=\"{y2:.1}\" stroke=\"black\" stroke-width=\"2.5\"><title>published {}</title></line>",
-                    number(p, row.scale)
+                    number(row, p)
                 );
                 let _ = writeln!(
                     out,
                     "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\" class=\"num\">{}</text>",
                     published_x + published_width,
                     middle + 4.0,
-                    number(p, row.scale)
+                    number(row, p)
                 );
             }
         }

@@ -306,6 +306,13 @@ impl RunRecord {
                 ));
             }
         }
+        for name in self.results.keys().chain(self.skipped.keys()) {
+            if name.chars().any(char::is_control) {
+                return Err(format!(
+                    "task name {name:?} in `results` has control characters"
+                ));
+            }
+        }
         for (task, result) in &self.results {
             for (name, value) in &result.metrics {
                 let (Some(v), Some(metric)) = (value, evalrun_core::Metric::from_name(name)) else {

@@ -306,17 +306,21 @@ fn row_notes(row: &Row) -> Vec<String> {
     out
 }
 
-/// A signed difference with two decimals; one that rounds to zero is `0.00`, never `-0.00`.
-fn signed(d: f64) -> String {
-    if d.abs() < 0.005 {
-        "0.00".into()
+/// A signed difference with `decimals` decimals; one that rounds to zero is `0.00`, never
+/// `-0.00`.
+fn signed(d: f64, decimals: usize) -> String {
+    if d.abs() < 0.5 * 10f64.powi(-(decimals as i32)) {
+        format!("{:.*}", decimals, 0.0)
     } else {
-        format!("{d:+.2}")
+        format!("{d:+.*}", decimals)
     }
 }
 
-fn delta(cell: &crate::compare::Cell, scale: f64) -> String {
-    cell.delta.map_or_else(|| "–".into(), |d| signed(d * scale))
+fn delta(cell: &crate::compare::Cell, row: &Row) -> String {
+    cell.delta.map_or_else(
+        || "–".into(),
+        |d| signed(d * row.scale, chart::row_decimals(row)),
+    )
 }
 
 /// The published value, with its split when the entry's split differs from its table's.
@@ -327,7 +331,7 @@ fn published_text(row: &Row, table: Option<&ReferenceTable>) -> Option<(String, 
         .as_deref()
         .filter(|s| table.is_none_or(|t| !same_split(&t.split, s)))
         .map(|s| split_name(s).to_string());
-    Some((number(p, row.scale), split))
+    Some((number(row, p), split))
 }
 
 fn escape_md(s: &str) -> String {
@@ -427,10 +431,10 @@ pub fn markdown(rows: &[Row], runs: &[String], tables: &[ReferenceTable], meta: 
                 let _ = write!(out, " {published} |");
             }
             for cell in &row.cells {
-                let measured = measured_text(cell, row.scale).unwrap_or_else(|| "–".into());
+                let measured = measured_text(cell, row).unwrap_or_else(|| "–".into());
                 let _ = write!(out, " {measured} |");
                 if has_published {
-                    let _ = write!(out, " {} |", delta(cell, row.scale));
+                    let _ = write!(out, " {} |", delta(cell, row));
                 }
             }
             let _ = writeln!(out, " {} |", escape_md(&row_notes(row).join("; ")));
@@ -688,13 +692,14 @@ pub fn latex(rows: &[Row], runs: &[String], tables: &[ReferenceTable], meta: &Me
                 } else {
                     format!("\\textsuperscript{{{}}}", marks.join(","))
                 };
-                let measured = measured_text(cell, row.scale)
-                    .map_or_else(|| "--".into(), |t| latex_number(&t));
+                let measured =
+                    measured_text(cell, row).map_or_else(|| "--".into(), |t| latex_number(&t));
                 let _ = write!(out, " & {measured}{marks}");
                 if has_published {
-                    let d = cell
-                        .delta
-                        .map_or_else(|| "--".into(), |d| latex_number(&signed(d * row.scale)));
+                    let d = cell.delta.map_or_else(
+                        || "--".into(),
+                        |d| latex_number(&signed(d * row.scale, chart::row_decimals(row))),
+                    );
                     let _ = write!(out, " & {d}");
                 }
             }
@@ -854,15 +859,15 @@ pub fn html(rows: &[Row], runs: &[String], tables: &[ReferenceTable], meta: &Met
                 let measured = match (cell.measured, cell.ci) {
                     (Some(m), Some(ci)) => format!(
                         "{} <span class=\"ci\">± {}</span>",
-                        number(m, row.scale),
-                        number((ci.high - ci.low) / 2.0, row.scale)
+                        number(row, m),
+                        number(row, (ci.high - ci.low) / 2.0)
                     ),
-                    (Some(m), None) => number(m, row.scale),
+                    (Some(m), None) => number(row, m),
                     (None, _) => "–".into(),
                 };
                 let _ = write!(out, "<td class=\"n\">{measured}</td>");
                 if has_published {
-                    let _ = write!(out, "<td class=\"n\">{}</td>", delta(cell, row.scale));
+                    let _ = write!(out, "<td class=\"n\">{}</td>", delta(cell, row));
                 }
             }
             let _ = writeln!(

@@ -223,6 +223,17 @@ impl Catalog {
         task: Task,
         replace_embedded: bool,
     ) -> Result<(), TaskError> {
+        // A name reaches terminals, tables and file names: no control characters, no
+        // surrounding spaces, not empty.
+        let name = task.name();
+        if name.is_empty() || name.trim() != name || name.chars().any(char::is_control) {
+            return Err(TaskError::Invalid {
+                file,
+                message: format!(
+                    "task name {name:?} is empty, has surrounding spaces or control characters"
+                ),
+            });
+        }
         let same = |e: &Entry| e.task.kind() == task.kind() && e.task.name() == task.name();
         if let Some(i) = self.entries.iter().position(same) {
             let first = &self.entries[i].file;
