@@ -7,9 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
+use evalrun_core::bootstrap::BootstrapSpec;
 use evalrun_report::check::{self, Rule, Spread, ToleranceFile, DEFAULT_RULE};
 use evalrun_report::compare::{compare, LabelledRun};
-use evalrun_report::{diff, reference, render, write_atomic, PredictionLine, RunRecord};
+use evalrun_report::{
+    diff, reference, render, significance, write_atomic, PredictionLine, RunRecord,
+};
 
 use crate::RunArgs;
 
@@ -187,6 +190,12 @@ pub struct DiffArgs {
     /// Changed examples listed per task.
     #[arg(long, default_value_t = 20)]
     limit: usize,
+    /// Paired-bootstrap resamples for Δ's interval and p (with `--predictions`).
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Seed of the paired bootstrap (SplitMix64).
+    #[arg(long, default_value_t = 1234)]
+    seed: u64,
 }
 
 fn read_predictions(path: &Path) -> anyhow::Result<Vec<PredictionLine>> {
@@ -235,13 +244,14 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let (a, b) = (read_record(&args.a)?, read_record(&args.b)?);
     let names = labels(&[args.a.clone(), args.b.clone()]);
     let deltas = diff::metric_deltas(&a, &b);
-    let changed = match args.predictions.as_slice() {
-        [pa, pb] => Some(diff::changed_predictions(
-            &predictions_of(pa, &a, &args.a)?,
-            &predictions_of(pb, &b, &args.b)?,
+    let lines = match args.predictions.as_slice() {
+        [pa, pb] => Some((
+            predictions_of(pa, &a, &args.a)?,
+            predictions_of(pb, &b, &args.b)?,
         )),
         _ => None,
     };
+    let changed = lines.as_ref().map(|(x, y)| diff::changed_predictions(x, y));
     for warning in check::differences(
         &a,
         &b,
@@ -257,6 +267,20 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         &names[1],
         args.limit,
     ))?;
+    if let Some((x, y)) = &lines {
+        let spec = BootstrapSpec {
+            resamples: args.bootstrap,
+            seed: args.seed,
+            level: 0.95,
+        };
+        let rows = significance::paired_tests(&a, &b, x, y, spec);
+        crate::stdout::write(&format!(
+            "\nPaired tests on the examples both runs scored (accuracy: McNemar's exact test; others: paired bootstrap, {} resamples, seed {}); Δ on each metric's scale:\n{}",
+            args.bootstrap,
+            args.seed,
+            significance::render(&rows)
+        ))?;
+    }
     if let Some(d) = changed.as_ref().filter(|d| !d.rows_correspond()) {
         let count = |m: &BTreeMap<String, Vec<usize>>| m.values().map(Vec::len).sum::<usize>();
         eprintln!(
@@ -290,6 +314,23 @@ pub struct CheckArgs {
     /// Replace the baseline with this run instead of checking.
     #[arg(long)]
     bless: bool,
+    /// `tolerance` (default: allowances) or `significant`: a metric with a paired test fails
+    /// only when the run is significantly worse than the baseline at `--alpha` (needs
+    /// `--predictions`); `significant = true` in a tolerance-file rule does it per metric.
+    #[arg(long, default_value = "tolerance", value_parser = ["tolerance", "significant"])]
+    rule: String,
+    /// Significance level of `--rule significant`.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// The run's and the baseline's predictions files (RUN then BASELINE), for paired tests.
+    #[arg(long, num_args = 2, value_names = ["RUN.jsonl", "BASELINE.jsonl"])]
+    predictions: Vec<PathBuf>,
+    /// Paired-bootstrap resamples.
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Seed of the paired bootstrap.
+    #[arg(long, default_value_t = 1234)]
+    seed: u64,
 }
 
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -325,7 +366,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     for warning in check::provenance_warnings(&run, &baseline) {
         eprintln!("warning: {warning}");
     }
-    let rows = check::check(
+    let mut rows = check::check(
         &run,
         &baseline,
         &tolerances,
@@ -333,6 +374,31 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         fallback,
         args.direction,
     );
+    let everywhere = args.rule == "significant";
+    if !(args.alpha > 0.0 && args.alpha < 1.0) {
+        bail!("`--alpha {}` must be between 0 and 1", args.alpha);
+    }
+    match args.predictions.as_slice() {
+        [run_lines, base_lines] => {
+            let spec = BootstrapSpec {
+                resamples: args.bootstrap,
+                seed: args.seed,
+                level: 0.95,
+            };
+            let paired = significance::paired_tests(
+                &baseline,
+                &run,
+                &predictions_of(base_lines, &baseline, &args.baseline)?,
+                &predictions_of(run_lines, &run, &args.run)?,
+                spec,
+            );
+            check::apply_significance(&mut rows, &paired, args.alpha, everywhere);
+        }
+        _ if everywhere || rows.iter().any(|r| r.significant) => bail!(
+            "a paired test needs both runs' predictions: `--predictions RUN.jsonl BASELINE.jsonl`"
+        ),
+        _ => {}
+    }
     crate::stdout::write(&check::render(&rows))?;
     let summary = check::summarize(&rows);
     let failures: Vec<&check::CheckRow> = rows.iter().filter(|r| !r.pass).collect();
@@ -375,6 +441,10 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     for f in &failures {
         match f.delta {
+            Some(_) if f.rule.starts_with("paired test") => eprintln!(
+                "FAIL {}.{}: significantly worse than the baseline: {}",
+                f.task, f.metric, f.note
+            ),
             Some(d) => eprintln!(
                 "FAIL {}.{}: {:+.6} from the baseline, tolerance {:.6} (outside by {:.6})",
                 f.task,

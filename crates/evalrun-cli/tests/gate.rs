@@ -568,3 +568,140 @@ fn reports_print_bits_with_the_stdout_table_s_decimals() {
         );
     }
 }
+
+/// Paired significance: `diff --predictions` prints Δ, its 95% interval and p per metric, and
+/// `check --rule significant` passes two runs that differ only by float noise and fails one
+/// with 30 RTE predictions flipped from right to wrong (McNemar p = 2 · 2⁻³⁰).
+#[test]
+fn paired_tests_in_diff_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (a, pa) = (d.join("a.json"), d.join("a.jsonl"));
+    let output = evalrun(&[
+        "glue",
+        "--model",
+        "tests/fixtures/models/glue-tiny/{task}",
+        "--task",
+        "rte",
+        "--data-dir",
+        path_str(&data_dir()),
+        "--output",
+        path_str(&a),
+        "--predictions",
+        path_str(&pa),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines = read_jsonl(&pa);
+    let write_run = |name: &str, lines: &[serde_json::Value]| {
+        let correct = lines
+            .iter()
+            .filter(|l| l["label"] == l["prediction"])
+            .count();
+        let mut record = read_json(&a);
+        record["results"]["rte"]["metrics"]["accuracy"] =
+            serde_json::json!(correct as f64 / lines.len() as f64);
+        record.as_object_mut().unwrap().remove("predictions");
+        let (r, p) = (
+            d.join(format!("{name}.json")),
+            d.join(format!("{name}.jsonl")),
+        );
+        std::fs::write(&r, serde_json::to_string(&record).unwrap()).unwrap();
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&p, text).unwrap();
+        (r, p)
+    };
+    // Float noise: the logits move in the last digits, no prediction changes.
+    let noisy: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            let logits: Vec<f64> = l["logits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() + 1e-7)
+                .collect();
+            l["logits"] = serde_json::json!(logits);
+            l
+        })
+        .collect();
+    let (n, pn) = write_run("noise", &noisy);
+    // 30 right answers made wrong.
+    let mut flipped = lines.clone();
+    let mut left = 30;
+    for l in flipped.iter_mut() {
+        if left > 0 && l["label"] == l["prediction"] {
+            let other = if l["label"] == "entailment" {
+                "not_entailment"
+            } else {
+                "entailment"
+            };
+            l["prediction"] = serde_json::json!(other);
+            left -= 1;
+        }
+    }
+    assert_eq!(left, 0);
+    let (f, pf) = write_run("flipped", &flipped);
+
+    let diff = evalrun(&[
+        "diff",
+        path_str(&a),
+        path_str(&f),
+        "--predictions",
+        path_str(&pa),
+        path_str(&pf),
+    ]);
+    assert!(diff.status.success(), "{}", stderr(&diff));
+    let text = stdout(&diff);
+    let row = format!("| rte | accuracy | 277 | {:.2} |", -30.0 / 277.0 * 100.0);
+    assert!(
+        text.contains(&row) && text.contains("| < 1e-6 | McNemar exact |"),
+        "{row} in:\n{text}"
+    );
+
+    let gate = |run: &Path, lines: &Path| {
+        evalrun(&[
+            "check",
+            path_str(run),
+            "--baseline",
+            path_str(&a),
+            "--rule",
+            "significant",
+            "--predictions",
+            path_str(lines),
+            path_str(&pa),
+        ])
+    };
+    let passed = gate(&n, &pn);
+    assert_eq!(
+        passed.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&passed),
+        stderr(&passed)
+    );
+    assert!(
+        stdout(&passed).contains("p 1.000 (McNemar exact, n 277)"),
+        "{}",
+        stdout(&passed)
+    );
+    let failed = gate(&f, &pf);
+    assert_eq!(failed.status.code(), Some(1), "{}", stdout(&failed));
+    assert!(
+        stderr(&failed)
+            .contains("FAIL rte.accuracy: significantly worse than the baseline: Δ -10.83"),
+        "{}",
+        stderr(&failed)
+    );
+    // Without predictions a paired test cannot run.
+    let missing = evalrun(&[
+        "check",
+        path_str(&f),
+        "--baseline",
+        path_str(&a),
+        "--rule",
+        "significant",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("--predictions RUN.jsonl BASELINE.jsonl"));
+}

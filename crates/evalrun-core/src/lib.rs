@@ -10,6 +10,7 @@ pub mod example;
 pub mod lm;
 pub mod metrics;
 pub mod request;
+pub mod significance;
 pub mod t5;
 pub mod text;
 

@@ -71,6 +71,10 @@ pub struct Rule {
     /// Which moves fail; default: the metric's worse direction.
     #[serde(default)]
     pub direction: Option<Direction>,
+    /// Gate this metric by a paired test (`evalrun check --predictions`) instead of an
+    /// allowance: it fails only when the run is significantly worse.
+    #[serde(default)]
+    pub significant: Option<bool>,
 }
 
 pub const DEFAULT_RULE: Rule = Rule {
@@ -79,6 +83,7 @@ pub const DEFAULT_RULE: Rule = Rule {
     spread: None,
     ci: None,
     direction: None,
+    significant: None,
 };
 
 impl Rule {
@@ -255,6 +260,7 @@ impl ToleranceFile {
         {
             Some(own) if !own.has_allowance() => Rule {
                 direction: own.direction.or(base.direction),
+                significant: own.significant.or(base.significant),
                 ..base
             },
             Some(own) => own,
@@ -280,6 +286,10 @@ pub struct CheckRow {
     /// Beyond the tolerance in the better direction (passes; reported).
     pub improved: bool,
     pub note: String,
+    /// Which moves fail.
+    pub direction: Direction,
+    /// The rule asks for a paired test (`significant = true`).
+    pub significant: bool,
 }
 
 /// How the gate went, counted honestly.
@@ -328,9 +338,11 @@ pub fn check(
         for (metric, base_value) in &base.metrics {
             let mut rule = tolerances.rule_for(task, metric, fallback);
             if !rule.has_allowance() {
-                // A rule that only sets a direction keeps the fallback's allowance.
+                // A rule that only sets a direction (or a paired test) keeps the fallback's
+                // allowance.
                 rule = Rule {
                     direction: rule.direction,
+                    significant: rule.significant,
                     ..fallback
                 };
             }
@@ -414,6 +426,8 @@ pub fn check(
                 compared,
                 improved,
                 note,
+                direction,
+                significant: rule.significant == Some(true),
             });
         }
     }
@@ -437,11 +451,57 @@ pub fn check(
                     compared: false,
                     improved: false,
                     note: "not in the baseline (not gated)".into(),
+                    direction: Direction::Both,
+                    significant: false,
                 });
             }
         }
     }
     rows
+}
+
+/// `check --rule significant` (or `significant = true` in a rule): a compared metric with a
+/// paired test (baseline = A, run = B) fails only when the run is worse at level `alpha`;
+/// its allowance is not used. Metrics without a paired test keep their tolerance outcome and
+/// say so.
+pub fn apply_significance(
+    rows: &mut [CheckRow],
+    paired: &[crate::significance::PairedRow],
+    alpha: f64,
+    everywhere: bool,
+) {
+    for row in rows
+        .iter_mut()
+        .filter(|r| r.compared && (everywhere || r.significant))
+    {
+        let Some(t) = paired
+            .iter()
+            .find(|t| t.task == row.task && t.metric == row.metric)
+        else {
+            row.note = format!("no paired test for {}; {}", row.metric, row.rule);
+            continue;
+        };
+        let worse = match row.direction {
+            Direction::Higher => t.delta < 0.0,
+            Direction::Lower => t.delta > 0.0,
+            Direction::Both => true,
+        };
+        let significant = t.p < alpha;
+        row.pass = !(significant && worse);
+        row.improved = significant && !worse;
+        row.tolerance = 0.0;
+        row.rule = format!("paired test, α = {alpha}");
+        let show = |v: f64| crate::markdown::on_scale(&row.metric, v);
+        row.note = format!(
+            "Δ {} [{}, {}], p {} ({}, n {})",
+            show(t.delta),
+            show(t.low),
+            show(t.high),
+            crate::significance::format_p(t.p),
+            t.test,
+            t.n
+        );
+    }
 }
 
 /// Where the run and the baseline were not made the same way: another model, other data or

@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod record;
 pub mod reference;
 pub mod render;
+pub mod significance;
 pub mod write;
 
 pub use compare::{Cell, LabelledRun, Row};
