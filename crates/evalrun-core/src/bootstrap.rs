@@ -63,27 +63,15 @@ pub struct Interval {
 pub fn bootstrap(
     n: usize,
     spec: BootstrapSpec,
-    mut statistic: impl FnMut(&[usize]) -> f64,
+    statistic: impl FnMut(&[usize]) -> f64,
 ) -> Option<Interval> {
     if n < 2 || spec.resamples == 0 {
         return None;
     }
-    let mut rng = SplitMix64::new(spec.seed);
-    let mut indices = vec![0usize; n];
-    let mut values = Vec::with_capacity(spec.resamples);
-    for _ in 0..spec.resamples {
-        for slot in indices.iter_mut() {
-            *slot = rng.below(n);
-        }
-        let v = statistic(&indices);
-        if v.is_finite() {
-            values.push(v);
-        }
-    }
+    let values = resample(n, spec, statistic);
     if values.is_empty() {
         return None;
     }
-    values.sort_by(f64::total_cmp);
     let alpha = (1.0 - spec.level) / 2.0;
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     let variance =
@@ -96,6 +84,30 @@ pub fn bootstrap(
 }
 
 /// numpy's default (linear) percentile of sorted values, `q` in [0, 1].
+/// The statistic on `spec.resamples` resamples of `n` indices drawn with replacement
+/// (SplitMix64 from `spec.seed`, `below(n)` per slot), the finite values sorted: the draws
+/// every evalrun bootstrap shares.
+pub fn resample(
+    n: usize,
+    spec: BootstrapSpec,
+    mut statistic: impl FnMut(&[usize]) -> f64,
+) -> Vec<f64> {
+    let mut rng = SplitMix64::new(spec.seed);
+    let mut indices = vec![0usize; n];
+    let mut values = Vec::with_capacity(spec.resamples);
+    for _ in 0..spec.resamples {
+        for slot in indices.iter_mut() {
+            *slot = rng.below(n);
+        }
+        let v = statistic(&indices);
+        if v.is_finite() {
+            values.push(v);
+        }
+    }
+    values.sort_by(f64::total_cmp);
+    values
+}
+
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     let position = q * (sorted.len() - 1) as f64;
     let below = position.floor() as usize;

@@ -2,7 +2,7 @@
 //! for 0/1 outcomes, and a paired bootstrap (the same resampled examples for both runs) for any
 //! metric, seeded as [`crate::bootstrap`] is.
 
-use crate::bootstrap::{percentile, BootstrapSpec, SplitMix64};
+use crate::bootstrap::{percentile, resample, BootstrapSpec};
 
 /// McNemar's exact test: `b` examples right in the first run and wrong in the second, `c` the
 /// other way. Two-sided p = min(1, 2 · P[X ≤ min(b, c)]) for X ~ Binomial(b + c, ½), as
@@ -52,22 +52,10 @@ pub fn paired_bootstrap(
     }
     let all: Vec<usize> = (0..n).collect();
     let delta = difference(&all);
-    let mut rng = SplitMix64::new(spec.seed);
-    let mut indices = vec![0usize; n];
-    let mut values = Vec::with_capacity(spec.resamples);
-    for _ in 0..spec.resamples {
-        for slot in indices.iter_mut() {
-            *slot = rng.below(n);
-        }
-        let v = difference(&indices);
-        if v.is_finite() {
-            values.push(v);
-        }
-    }
+    let values = resample(n, spec, difference);
     if values.is_empty() {
         return None;
     }
-    values.sort_by(f64::total_cmp);
     let alpha = (1.0 - spec.level) / 2.0;
     let share = |f: &dyn Fn(f64) -> bool| {
         values.iter().filter(|v| f(**v)).count() as f64 / values.len() as f64
