@@ -456,6 +456,15 @@ fn wsc_and_record_metrics_equal_t5_on_crafted_outputs() {
     }
 }
 
+fn scored_again(data: &evalrun_tasks::t2t::T2tDataset, outputs: &[&str]) -> Vec<Response> {
+    (0..data.examples.len())
+        .map(|i| Response::Generated {
+            text: outputs[i % outputs.len()].to_string(),
+            tokens: 1,
+        })
+        .collect()
+}
+
 /// Submission files in the servers' formats, from outputs: SuperGLUE JSONL (labels spelled as
 /// the server reads them, MultiRC nested, ReCoRD the answer text, invalid outputs as the last
 /// class) and GLUE TSV.
@@ -465,20 +474,24 @@ fn text_to_text_submission_files_follow_the_server_formats() {
     let body = |name: &str, outputs: &[&str]| -> String {
         let task = t2t_task(name);
         let data = evalrun_tasks::t2t::load(&task, "test", &data_dir).unwrap();
-        let responses = data
-            .examples
-            .iter()
-            .enumerate()
-            .map(|(i, _)| Response::Generated {
-                text: outputs[i % outputs.len()].to_string(),
-                tokens: 1,
-            })
-            .collect();
-        let scored = t2t::score(&task, &data, responses, &quiet_settings()).unwrap();
+        let responses = scored_again(&data, outputs);
+        // The server file is built only when one is written.
+        let mut settings = quiet_settings();
+        settings.submission_dir = Some(PathBuf::from("submission"));
+        let scored = t2t::score(&task, &data, responses, &settings).unwrap();
         assert!(
             scored.metrics.is_empty(),
             "{name}: a test split has no scores"
         );
+        assert!(t2t::score(
+            &task,
+            &data,
+            scored_again(&data, outputs),
+            &quiet_settings()
+        )
+        .unwrap()
+        .submission
+        .is_none());
         scored.submission.unwrap()
     };
     assert_eq!(
