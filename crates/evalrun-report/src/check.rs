@@ -192,22 +192,8 @@ impl ToleranceFile {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let rules = file
-            .default
-            .iter()
-            .map(|r| ("[default]".to_string(), r))
-            .chain(
-                file.metrics
-                    .iter()
-                    .map(|(k, r)| (format!("[metrics.\"{k}\"]"), r)),
-            );
-        for (name, rule) in rules {
-            rule.validate().map_err(|why| ReportError::BadRecord {
-                path: path.to_path_buf(),
-                message: format!("{name}: {why}"),
-            })?;
-        }
-        let uses_spread = file
+        // Every rule with the name a message gives it.
+        let rules: Vec<(String, &Rule)> = file
             .default
             .iter()
             .map(|r| ("[default]".to_string(), r))
@@ -216,7 +202,14 @@ impl ToleranceFile {
                     .iter()
                     .map(|(k, r)| (format!("[metrics.\"{k}\"]"), r)),
             )
-            .find(|(_, r)| r.spread.is_some());
+            .collect();
+        for (name, rule) in &rules {
+            rule.validate().map_err(|why| ReportError::BadRecord {
+                path: path.to_path_buf(),
+                message: format!("{name}: {why}"),
+            })?;
+        }
+        let uses_spread = rules.iter().find(|(_, r)| r.spread.is_some());
         if let (Some((name, _)), None) = (&uses_spread, &file.spread_file) {
             return Err(ReportError::BadRecord {
                 path: path.to_path_buf(),

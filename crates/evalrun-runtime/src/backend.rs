@@ -261,10 +261,8 @@ impl OrtBackend {
                     Some(s) => {
                         format!("transformers perplexity guide: max_length {context}, stride {s}")
                     }
-                    None => format!(
-                        "lm-eval disjoint rolling windows: max_length {context}, {}",
-                        lm.special_tokens().describe(lm.encoder())
-                    ),
+                    // The special tokens are named once, in `scoring`.
+                    None => format!("lm-eval disjoint rolling windows: max_length {context}"),
                 };
                 let info = ModelInfo {
                     kind: ModelKind::CausalLm,
