@@ -52,19 +52,15 @@ def main():
     tok.save_pretrained(d)
     export(d, "distilbert-regression")
 
-    d = work / "llama"
-    tok = AutoTokenizer.from_pretrained(MODELS / "llama-tiny")
-    config = LlamaConfig.from_pretrained(MODELS / "llama-tiny")
-    LlamaForCausalLM(config).save_pretrained(d)
-    tok.save_pretrained(d)
-    export(d, "llama-causal")
-
-    d = work / "t5"
-    tok = AutoTokenizer.from_pretrained(MODELS / "t5-tiny")
-    config = T5Config.from_pretrained(MODELS / "t5-tiny")
-    T5ForConditionalGeneration(config).save_pretrained(d)
-    tok.save_pretrained(d)
-    export(d, "t5-seq2seq")
+    # The causal LM and the seq2seq model: an existing fixture's architecture and tokenizer.
+    for source, config_cls, model_cls, name in [
+        ("llama-tiny", LlamaConfig, LlamaForCausalLM, "llama-causal"),
+        ("t5-tiny", T5Config, T5ForConditionalGeneration, "t5-seq2seq"),
+    ]:
+        d = work / name
+        model_cls(config_cls.from_pretrained(MODELS / source)).save_pretrained(d)
+        AutoTokenizer.from_pretrained(MODELS / source).save_pretrained(d)
+        export(d, name)
     shutil.rmtree(work)
 
 
